@@ -1,0 +1,347 @@
+"""Mask R-CNN configuration (matterport's `Config`).
+
+Subclass `Config` and override the settings you need. Derived values
+(BATCH_SIZE, IMAGE_SHAPE, IMAGE_META_SIZE) are properties computed from the
+current fields, so changing IMAGES_PER_GPU or IMAGE_MAX_DIM after construction
+keeps them consistent.
+"""
+import numpy as np
+
+RESIZE_MODES = ("square", "pad64", "crop", "none")
+BACKBONES = ("resnet50", "resnet101")
+LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
+              "mrcnn_bbox_loss", "mrcnn_mask_loss")
+DERIVED_FIELDS = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
+
+
+class ConfigError(ValueError):
+    """A setting is impossible; the message names the field and what to do."""
+
+
+class Config:
+    """Base configuration class. For custom configurations, create a
+    sub-class that inherits from this one and override properties
+    that need to be changed.
+    """
+    # Name the configurations. For example, 'COCO', 'Experiment 3', ...etc.
+    # Useful if your code needs to do things differently depending on which
+    # experiment is running.
+    NAME = None  # Override in sub-classes
+
+    # NUMBER OF GPUs to use. When using only a CPU, this needs to be set to 1.
+    # More than one uses tf.distribute.MirroredStrategy.
+    GPU_COUNT = 1
+
+    # Number of images to train with on each GPU (or on the CPU).
+    IMAGES_PER_GPU = 2
+
+    # Number of training steps per epoch. Validation stats are calculated at
+    # the end of every epoch.
+    STEPS_PER_EPOCH = 1000
+
+    # Number of validation steps to run at the end of every training epoch.
+    VALIDATION_STEPS = 50
+
+    # Backbone network architecture: "resnet50" or "resnet101".
+    BACKBONE = "resnet101"
+
+    # Only useful if you supply a callable to BACKBONE.
+    COMPUTE_BACKBONE_SHAPE = None
+
+    # The strides of each layer of the FPN Pyramid.
+    BACKBONE_STRIDES = [4, 8, 16, 32, 64]
+
+    # Size of the fully-connected layers in the classification graph
+    FPN_CLASSIF_FC_LAYERS_SIZE = 1024
+
+    # Size of the top-down layers used to build the feature pyramid
+    TOP_DOWN_PYRAMID_SIZE = 256
+
+    # Number of classification classes (including background)
+    NUM_CLASSES = 1  # Override in sub-classes
+
+    # Length of square anchor side in pixels
+    RPN_ANCHOR_SCALES = (32, 64, 128, 256, 512)
+
+    # Ratios of anchors at each cell (width/height)
+    RPN_ANCHOR_RATIOS = [0.5, 1, 2]
+
+    # Anchor stride: 1 = an anchor per feature-map cell, 2 = every other cell.
+    RPN_ANCHOR_STRIDE = 1
+
+    # Non-max suppression threshold to filter RPN proposals.
+    RPN_NMS_THRESHOLD = 0.7
+
+    # How many anchors per image to use for RPN training
+    RPN_TRAIN_ANCHORS_PER_IMAGE = 256
+
+    # ROIs kept after tf.nn.top_k and before non-maximum suppression
+    PRE_NMS_LIMIT = 6000
+
+    # ROIs kept after non-maximum suppression (training and inference)
+    POST_NMS_ROIS_TRAINING = 2000
+    POST_NMS_ROIS_INFERENCE = 1000
+
+    # If enabled, resizes instance masks to a smaller size to reduce
+    # memory load. Recommended when using high-resolution images.
+    USE_MINI_MASK = True
+    MINI_MASK_SHAPE = (56, 56)  # (height, width) of the mini-mask
+
+    # Input image resizing: "square", "pad64", "crop" or "none".
+    IMAGE_RESIZE_MODE = "square"
+    IMAGE_MIN_DIM = 800
+    IMAGE_MAX_DIM = 1024
+    # Minimum scaling ratio. Checked after MIN_IMAGE_DIM and can force further
+    # up scaling. For example, if set to 2 then images are scaled up to double
+    # the width and height, or more, even if MIN_IMAGE_DIM doesn't require it.
+    IMAGE_MIN_SCALE = 0
+    # Number of color channels per image. RGB = 3, grayscale = 1, RGB-D = 4
+    IMAGE_CHANNEL_COUNT = 3
+
+    # Image mean (RGB)
+    MEAN_PIXEL = np.array([123.7, 116.8, 103.9])
+
+    # Number of ROIs per image to feed to classifier/mask heads
+    TRAIN_ROIS_PER_IMAGE = 200
+
+    # Percent of positive ROIs used to train classifier/mask heads
+    ROI_POSITIVE_RATIO = 0.33
+
+    # Pooled ROIs
+    POOL_SIZE = 7
+    MASK_POOL_SIZE = 14
+
+    # Shape of output mask
+    MASK_SHAPE = [28, 28]
+
+    # Maximum number of ground truth instances to use in one image
+    MAX_GT_INSTANCES = 100
+
+    # Bounding box refinement standard deviation for RPN and final detections.
+    RPN_BBOX_STD_DEV = np.array([0.1, 0.1, 0.2, 0.2])
+    BBOX_STD_DEV = np.array([0.1, 0.1, 0.2, 0.2])
+
+    # Max number of final detections
+    DETECTION_MAX_INSTANCES = 100
+
+    # Minimum probability value to accept a detected instance
+    DETECTION_MIN_CONFIDENCE = 0.7
+
+    # Non-maximum suppression threshold for detection
+    DETECTION_NMS_THRESHOLD = 0.3
+
+    # Learning rate and momentum (SGD, as matterport's paper-based setting).
+    LEARNING_RATE = 0.001
+    LEARNING_MOMENTUM = 0.9
+
+    # Weight decay regularization
+    WEIGHT_DECAY = 0.0001
+
+    # Loss weights for more precise optimization.
+    LOSS_WEIGHTS = {
+        "rpn_class_loss": 1.,
+        "rpn_bbox_loss": 1.,
+        "mrcnn_class_loss": 1.,
+        "mrcnn_bbox_loss": 1.,
+        "mrcnn_mask_loss": 1.
+    }
+
+    # Use RPN ROIs or externally generated ROIs for training
+    USE_RPN_ROIS = True
+
+    # Train or freeze batch normalization layers.
+    #     None: automatic. BatchNorm statistics and scales train while the
+    #           network starts from scratch (or from weights without BatchNorm
+    #           statistics), and stay frozen once pretrained weights that carry
+    #           them (COCO, ImageNet) are loaded. This is the default because a
+    #           frozen, randomly initialised BatchNorm does not normalise.
+    #     False: freeze BN layers (matterport's default; right for fine-tuning
+    #            with small batches).
+    #     True: train BN layers.
+    TRAIN_BN = None
+
+    # Gradient norm clipping
+    GRADIENT_CLIP_NORM = 5.0
+
+    # Augmentation preset applied during training when the caller passes no
+    # augmentation: None (off), "default" (flips, scale jitter,
+    # brightness/contrast).
+    AUGMENTATION = None
+
+    # Threads that prepare training batches beside the model.
+    DATA_WORKERS = 2
+
+    # Run COCO evaluation on the validation set every N epochs (0 = off).
+    EVAL_EVERY_EPOCHS = 0
+
+    def __init__(self):
+        """Derived attributes are properties; nothing to freeze here."""
+
+    # ---- derived values -------------------------------------------------
+    @property
+    def BATCH_SIZE(self):
+        return self.IMAGES_PER_GPU * self.GPU_COUNT
+
+    @property
+    def IMAGE_SHAPE(self):
+        if self.IMAGE_RESIZE_MODE == "crop":
+            return np.array([self.IMAGE_MIN_DIM, self.IMAGE_MIN_DIM, self.IMAGE_CHANNEL_COUNT])
+        return np.array([self.IMAGE_MAX_DIM, self.IMAGE_MAX_DIM, self.IMAGE_CHANNEL_COUNT])
+
+    @property
+    def IMAGE_META_SIZE(self):
+        # image_id (1) + original_image_shape (3) + image_shape (3) + window (4)
+        # + scale (1) + active_class_ids (NUM_CLASSES)
+        return 1 + 3 + 3 + 4 + 1 + self.NUM_CLASSES
+
+    # ---- inspection and I/O ----------------------------------------------
+    def to_dict(self):
+        """All settings (upper-case attributes, derived ones included) as
+        plain Python values."""
+        out = {}
+        for name in dir(self):
+            if not name.isupper() or name.startswith("_"):
+                continue
+            value = getattr(self, name)
+            if callable(value) and not isinstance(value, type):
+                if name in ("BACKBONE", "COMPUTE_BACKBONE_SHAPE"):
+                    value = getattr(value, "__name__", repr(value))
+                else:
+                    continue
+            out[name] = _to_plain(value)
+        return out
+
+    def display(self):
+        """Display Configuration values."""
+        print("\nConfigurations:")
+        for key, value in self.to_dict().items():
+            print(f"{key:30} {value}")
+        print("\n")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} NAME={self.NAME!r}>"
+
+    def update(self, values, strict=True):
+        """Set several fields from a dict (e.g. YAML or --set KEY=VALUE).
+
+        Unknown names raise ConfigError unless strict=False; derived fields
+        cannot be set because they follow from the others.
+        """
+        known = set(name for name in dir(type(self)) if name.isupper())
+        for key, value in values.items():
+            key = str(key).upper()
+            if key in DERIVED_FIELDS:
+                raise ConfigError(
+                    f"{key} is derived from other settings and cannot be set; "
+                    "change IMAGES_PER_GPU/GPU_COUNT or IMAGE_MAX_DIM/IMAGE_MIN_DIM instead")
+            if strict and key not in known:
+                raise ConfigError(f"Unknown setting {key!r}; see Config for the valid names")
+            current = getattr(self, key, None)
+            if isinstance(current, np.ndarray):
+                value = np.array(value, dtype=current.dtype)
+            elif isinstance(current, tuple) and isinstance(value, list):
+                value = tuple(value)
+            setattr(self, key, value)
+        return self
+
+    def to_yaml(self, path=None):
+        """Write the settings that differ from no-one's defaults: all fields
+        except derived ones. Returns the YAML text."""
+        import yaml
+
+        data = {k: v for k, v in self.to_dict().items() if k not in DERIVED_FIELDS}
+        text = yaml.safe_dump(data, sort_keys=True)
+        if path is not None:
+            with open(path, "w") as f:
+                f.write(text)
+        return text
+
+    @classmethod
+    def from_yaml(cls, path_or_text, strict=True):
+        """A config of this class with the fields of a YAML file (or text)."""
+        import os
+
+        import yaml
+
+        if isinstance(path_or_text, str) and os.path.exists(path_or_text):
+            with open(path_or_text) as f:
+                data = yaml.safe_load(f) or {}
+        else:
+            data = yaml.safe_load(path_or_text) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path_or_text}: expected a mapping of setting names to values")
+        data = {k: v for k, v in data.items() if str(k).upper() not in DERIVED_FIELDS}
+        config = cls()
+        config.update(data, strict=strict)
+        config.validate()
+        return config
+
+    # ---- validation -------------------------------------------------------
+    def validate(self):
+        """Reject impossible settings with a message naming the field.
+
+        Returns self so that `config = MyConfig().validate()` reads well.
+        """
+        def fail(field, message):
+            raise ConfigError(f"{type(self).__name__}.{field}: {message}")
+
+        if not isinstance(self.NUM_CLASSES, (int, np.integer)) or self.NUM_CLASSES < 2:
+            fail("NUM_CLASSES", f"is {self.NUM_CLASSES!r}; it counts the background too, "
+                 "so one object class needs NUM_CLASSES = 2")
+        if not callable(self.BACKBONE) and self.BACKBONE not in BACKBONES:
+            fail("BACKBONE", f"is {self.BACKBONE!r}; use one of {BACKBONES}")
+        if self.IMAGE_RESIZE_MODE not in RESIZE_MODES:
+            fail("IMAGE_RESIZE_MODE", f"is {self.IMAGE_RESIZE_MODE!r}; use one of {RESIZE_MODES}")
+        for field in ("GPU_COUNT", "IMAGES_PER_GPU", "STEPS_PER_EPOCH"):
+            if int(getattr(self, field)) < 1:
+                fail(field, f"is {getattr(self, field)!r}; it must be at least 1")
+        if self.IMAGE_RESIZE_MODE in ("square",):
+            side = self.IMAGE_MAX_DIM
+            if side % 64:
+                fail("IMAGE_MAX_DIM", f"is {side}; image sides must be divisible by 64 "
+                     f"(2**6, the FPN's deepest stride), e.g. {max(64, round(side / 64) * 64)}")
+            if self.IMAGE_MIN_DIM and self.IMAGE_MIN_DIM > self.IMAGE_MAX_DIM:
+                fail("IMAGE_MIN_DIM", f"({self.IMAGE_MIN_DIM}) is larger than "
+                     f"IMAGE_MAX_DIM ({self.IMAGE_MAX_DIM})")
+        if self.IMAGE_RESIZE_MODE in ("crop", "pad64") and self.IMAGE_MIN_DIM % 64:
+            fail("IMAGE_MIN_DIM", f"is {self.IMAGE_MIN_DIM}; in {self.IMAGE_RESIZE_MODE} mode "
+                 "it must be divisible by 64")
+        if len(self.RPN_ANCHOR_SCALES) != len(self.BACKBONE_STRIDES):
+            fail("RPN_ANCHOR_SCALES", f"has {len(self.RPN_ANCHOR_SCALES)} sizes but "
+                 f"BACKBONE_STRIDES has {len(self.BACKBONE_STRIDES)} levels; give one per level")
+        if not 0 < self.ROI_POSITIVE_RATIO <= 1:
+            fail("ROI_POSITIVE_RATIO", f"is {self.ROI_POSITIVE_RATIO}; it must be in (0, 1]")
+        if self.TRAIN_ROIS_PER_IMAGE < 1 or self.RPN_TRAIN_ANCHORS_PER_IMAGE < 2:
+            fail("TRAIN_ROIS_PER_IMAGE", "and RPN_TRAIN_ANCHORS_PER_IMAGE must be positive")
+        if self.POST_NMS_ROIS_TRAINING < self.TRAIN_ROIS_PER_IMAGE:
+            fail("POST_NMS_ROIS_TRAINING", f"({self.POST_NMS_ROIS_TRAINING}) is smaller than "
+                 f"TRAIN_ROIS_PER_IMAGE ({self.TRAIN_ROIS_PER_IMAGE})")
+        if list(self.MASK_SHAPE) != [2 * self.MASK_POOL_SIZE] * 2:
+            fail("MASK_SHAPE", f"is {list(self.MASK_SHAPE)}; the mask head upsamples "
+                 f"MASK_POOL_SIZE={self.MASK_POOL_SIZE} twice, so it must be "
+                 f"[{2 * self.MASK_POOL_SIZE}, {2 * self.MASK_POOL_SIZE}]")
+        if len(np.asarray(self.MEAN_PIXEL).reshape(-1)) != self.IMAGE_CHANNEL_COUNT:
+            fail("MEAN_PIXEL", f"has {len(np.asarray(self.MEAN_PIXEL).reshape(-1))} values for "
+                 f"IMAGE_CHANNEL_COUNT={self.IMAGE_CHANNEL_COUNT}")
+        if not 0 <= self.DETECTION_MIN_CONFIDENCE <= 1:
+            fail("DETECTION_MIN_CONFIDENCE", "must be between 0 and 1")
+        missing = set(LOSS_NAMES) - set(self.LOSS_WEIGHTS)
+        if missing:
+            fail("LOSS_WEIGHTS", f"lacks {sorted(missing)}")
+        if self.TRAIN_BN not in (None, True, False):
+            fail("TRAIN_BN", f"is {self.TRAIN_BN!r}; use None (automatic), True or False")
+        return self
+
+
+def _to_plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return [_to_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,1 @@
+"""The stages of the Mask R-CNN network, one module each."""

@@ -1,0 +1,1 @@
+"""Training machinery: layer selection, optimizer, callbacks, resume."""
