@@ -1,7 +1,14 @@
-"""Evaluation: matterport's per-image VOC-style AP family.
+"""Evaluation: matterport's per-image VOC-style AP family, and COCO evaluation.
 
-All functions take ground truth and predictions of one image in the format
-that `MaskRCNN.detect()` returns and `load_image_gt()` gives.
+The compute_* functions take ground truth and predictions of one image in the
+format that `MaskRCNN.detect()` returns and `load_image_gt()` gives.
+
+COCO evaluation of a whole Dataset through pycocotools (bbox and segm, per
+class AP, precision-recall curves, confusion summary) lives in
+`mrcnn.coco_eval` and `mrcnn.coco_report`; its public names are re-exported
+here: `evaluate_coco`, `build_coco_gt`, `results_to_coco`,
+`write_coco_results`, `evaluate_coco_results_file`, `format_metrics_table`,
+`print_metrics_table`.
 """
 import numpy as np
 
@@ -162,3 +169,14 @@ def compute_recall(pred_boxes, gt_boxes, iou):
 
     recall = len(set(matched_gt_boxes)) / gt_boxes.shape[0]
     return recall, positive_ids
+
+
+# COCO evaluation, re-exported so `from mrcnn.evaluation import evaluate_coco` works.
+from mrcnn.coco_eval import (  # noqa: E402,F401
+    build_coco_gt,
+    evaluate_coco,
+    evaluate_coco_results_file,
+    results_to_coco,
+    write_coco_results,
+)
+from mrcnn.coco_report import format_metrics_table, print_metrics_table  # noqa: E402,F401
