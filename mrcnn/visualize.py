@@ -1,0 +1,577 @@
+"""Display and drawing functions with matterport's names and signatures.
+
+Importing this module imports neither matplotlib nor IPython. The plotting
+functions (`display_*`, `draw_boxes`, `plot_*`) build figures with
+matplotlib's object-oriented API (a `Figure` on an Agg canvas, no pyplot),
+so nothing pops up in scripts or tests; they return the Figure. When they
+create the figure themselves (no `ax` given) inside a running IPython kernel
+(Jupyter), they also display it once, as matterport's `plt.show()` did.
+
+`draw_instances` and `color_splash` draw into NumPy arrays (uint8 RGB, no
+matplotlib) for files, TensorBoard and `splash`.
+"""
+import colorsys
+import html
+import io
+import itertools
+import random
+import sys
+
+import numpy as np
+
+# ---------------------------------------------------------------------------
+# Figures that show themselves in notebooks only
+# ---------------------------------------------------------------------------
+
+
+def _in_notebook():
+    # Only a kernel (Jupyter) can show figures inline; a script or a terminal
+    # IPython must never block on a window. IPython is not imported here.
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _png_bytes(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _figure_class():
+    from matplotlib.figure import Figure
+
+    class NotebookFigure(Figure):
+        """A Figure that Jupyter displays as PNG, once after it was auto-shown."""
+
+        _mrcnn_skip_display = False
+
+        def _ipython_display_(self):
+            if self._mrcnn_skip_display:  # already shown by the function that made it
+                self._mrcnn_skip_display = False
+                return
+            from IPython.display import Image, display
+
+            display(Image(data=_png_bytes(self)))
+
+    return NotebookFigure
+
+
+def _new_figure(figsize, nrows=1, ncols=1):
+    """A Figure on an Agg canvas and its axes (one, or an array)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = _figure_class()(figsize=figsize)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=True)
+    return fig, axes
+
+
+def _finish(fig, created):
+    """Show a figure this module created, in a notebook only; return it."""
+    if created and _in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(data=_png_bytes(fig)))
+        fig._mrcnn_skip_display = True
+    return fig
+
+
+def _axes(ax, figsize):
+    """(fig, ax, created): the given axes, or new ones."""
+    if ax is not None:
+        return ax.figure, ax, False
+    fig, ax = _new_figure(figsize)
+    return fig, ax, True
+
+
+# ---------------------------------------------------------------------------
+# Colours and masks (NumPy)
+# ---------------------------------------------------------------------------
+
+
+def random_colors(N, bright=True, seed=None):
+    """Generate N visually distinct colours: RGB tuples of floats in [0, 1].
+
+    To get visually distinct colors, generate them in HSV space then convert
+    to RGB. The order is shuffled (with `random`, or a private generator
+    when `seed` is given, for repeatable pictures).
+    """
+    brightness = 1.0 if bright else 0.7
+    hsv = [(i / max(N, 1), 1, brightness) for i in range(N)]
+    colors = [colorsys.hsv_to_rgb(*c) for c in hsv]
+    (random if seed is None else random.Random(seed)).shuffle(colors)
+    return colors
+
+
+def class_colors(num_classes, bright=True):
+    """One fixed colour per class id (index 0 = BG), the same in every picture."""
+    return random_colors(max(num_classes, 1), bright, seed=num_classes)
+
+
+def apply_mask(image, mask, color, alpha=0.5):
+    """Apply the given mask to the image, in place (matterport semantics).
+
+    image: [H, W, 3] array (uint8 truncates the blend; pass a float or
+    uint32 copy for exact values). mask: [H, W] bool or 0/1.
+    color: RGB floats in [0, 1].
+    Returns: the image.
+    """
+    mask = np.asarray(mask) > 0
+    for c in range(3):
+        image[:, :, c] = np.where(mask, image[:, :, c] * (1 - alpha) + alpha * color[c] * 255,
+                                  image[:, :, c])
+    return image
+
+
+def _contours(mask):
+    """Mask outline polygons as [K, (x, y)] arrays in image coordinates."""
+    from skimage.measure import find_contours
+
+    # Pad so that masks touching the image border get closed outlines.
+    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=np.uint8)
+    padded[1:-1, 1:-1] = mask
+    return [np.fliplr(verts) - 1 for verts in find_contours(padded, 0.5)]
+
+
+def _caption(class_names, class_id, score):
+    label = class_names[class_id] if 0 <= class_id < len(class_names) else str(class_id)
+    return f"{label} {score:.3f}" if score is not None else label
+
+
+# ---------------------------------------------------------------------------
+# matplotlib displays (return the Figure)
+# ---------------------------------------------------------------------------
+
+
+def display_images(images, titles=None, cols=4, cmap=None, norm=None, interpolation=None):
+    """Display the given set of images, optionally with titles.
+
+    images: list or array of image tensors in HWC format.
+    titles: optional. A list of titles to display with each image.
+    cols: number of images per row.
+    Returns: the Figure.
+    """
+    titles = titles if titles is not None else [""] * len(images)
+    cols = max(1, min(cols, len(images)))
+    rows = -(-len(images) // cols)
+    fig, axes = _new_figure((14, max(3, 14 * rows // cols)), rows, cols)
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, image, title in zip(axes, images, titles):
+        ax.set_title(title, fontsize=9)
+        ax.imshow(np.asarray(image).astype(np.uint8), cmap=cmap, norm=norm,
+                  interpolation=interpolation)
+    return _finish(fig, True)
+
+
+def display_instances(image, boxes, masks, class_ids, class_names,
+                      scores=None, title="",
+                      figsize=(16, 16), ax=None,
+                      show_mask=True, show_bbox=True,
+                      colors=None, captions=None):
+    """Draw instances with boxes, masks, outlines and captions.
+
+    image: uint8 [H, W, 3].
+    boxes: [N, (y1, x1, y2, x2)] in image coordinates.
+    masks: bool [H, W, N].
+    class_ids: int [N]. class_names: list of class names of the dataset.
+    scores: (optional) confidence scores for each box.
+    title: (optional) Figure title.
+    show_mask, show_bbox: To show masks and bounding boxes or not.
+    figsize: (optional) the size of the image.
+    colors: (optional) an array of RGB colours to use with each object.
+    captions: (optional) A list of strings to use as captions for each
+        object.
+    Returns: the Figure.
+    """
+    from matplotlib import patches
+    from matplotlib.patches import Polygon
+
+    boxes = np.asarray(boxes).reshape(-1, 4)
+    N = boxes.shape[0]
+    if N and not (N == masks.shape[-1] == len(class_ids)):
+        raise ValueError(f"display_instances: {N} boxes, {masks.shape[-1]} masks and "
+                         f"{len(class_ids)} class ids; pass one of each per instance")
+    fig, ax, created = _axes(ax, figsize)
+    colors = colors or random_colors(N)
+
+    height, width = image.shape[:2]
+    ax.set_ylim(height + 10, -10)
+    ax.set_xlim(-10, width + 10)
+    ax.axis("off")
+    ax.set_title(title if N else (title or "No instances to display"))
+
+    masked_image = np.asarray(image).astype(np.uint32).copy()
+    for i in range(N):
+        color = colors[i]
+        if show_bbox and np.any(boxes[i]):
+            y1, x1, y2, x2 = boxes[i]
+            ax.add_patch(patches.Rectangle((x1, y1), x2 - x1, y2 - y1, linewidth=2, alpha=0.7,
+                                           linestyle="dashed", edgecolor=color, facecolor="none"))
+        if captions:
+            caption = captions[i]
+        else:
+            caption = _caption(class_names, int(class_ids[i]),
+                               None if scores is None else float(scores[i]))
+        if np.any(boxes[i]):
+            ax.text(boxes[i][1], boxes[i][0] + 8, caption, color="w", size=11,
+                    backgroundcolor="none")
+        mask = masks[:, :, i]
+        if show_mask:
+            masked_image = apply_mask(masked_image, mask, color)
+        for verts in _contours(mask):
+            ax.add_patch(Polygon(verts, facecolor="none", edgecolor=color))
+    ax.imshow(masked_image.astype(np.uint8))
+    return _finish(fig, created)
+
+
+def display_differences(image,
+                        gt_box, gt_class_id, gt_mask,
+                        pred_box, pred_class_id, pred_score, pred_mask,
+                        class_names, title="", ax=None,
+                        show_mask=True, show_box=True,
+                        iou_threshold=0.5, score_threshold=0.5):
+    """Display ground truth (green) and predictions (red) with "score / IoU"
+    captions. Arguments as `display_instances`; returns the Figure."""
+    from mrcnn.evaluation import compute_matches
+
+    # compute_matches works on predictions sorted by score; sort here too so
+    # that captions and matches refer to the same prediction.
+    order = np.argsort(np.asarray(pred_score), kind="stable")[::-1]
+    pred_box, pred_class_id = np.asarray(pred_box)[order], np.asarray(pred_class_id)[order]
+    pred_score, pred_mask = np.asarray(pred_score)[order], pred_mask[..., order]
+    gt_match, pred_match, overlaps = compute_matches(
+        gt_box, gt_class_id, gt_mask, pred_box, pred_class_id, pred_score, pred_mask,
+        iou_threshold=iou_threshold, score_threshold=score_threshold)
+    colors = [(0, 1, 0, .8)] * len(gt_match) + [(1, 0, 0, 1)] * len(pred_match)
+    class_ids = np.concatenate([gt_class_id, pred_class_id]).astype(np.int64)
+    scores = np.concatenate([np.zeros([len(gt_match)]), pred_score])
+    boxes = np.concatenate([np.asarray(gt_box).reshape(-1, 4), pred_box.reshape(-1, 4)])
+    masks = np.concatenate([gt_mask, pred_mask], axis=-1)
+
+    def best_iou(i):
+        if pred_match[i] > -1:
+            return overlaps[i, int(pred_match[i])]
+        return overlaps[i].max() if overlaps.shape[1] else 0.0
+
+    captions = [""] * len(gt_match) + [f"{pred_score[i]:.2f} / {best_iou(i):.2f}"
+                                       for i in range(len(pred_match))]
+    title = title or "Ground Truth and Detections\n GT=green, pred=red, captions: score/IoU"
+    return display_instances(image, boxes, masks, class_ids, class_names, scores, ax=ax,
+                             show_bbox=show_box, show_mask=show_mask, colors=colors,
+                             captions=captions, title=title)
+
+
+def display_top_masks(image, mask, class_ids, class_names, limit=4):
+    """Display the given image and the top few class masks (largest area).
+    Returns the Figure."""
+    to_display = [image]
+    titles = ["H x W={}x{}".format(image.shape[0], image.shape[1])]
+    class_ids = np.asarray(class_ids)
+    unique_class_ids = np.unique(class_ids)
+    mask_area = [np.sum(mask[:, :, np.where(class_ids == i)[0]]) for i in unique_class_ids]
+    top_ids = [v[0] for v in sorted(zip(unique_class_ids, mask_area),
+                                    key=lambda r: r[1], reverse=True) if v[1] > 0]
+    for i in range(limit):
+        class_id = top_ids[i] if i < len(top_ids) else -1
+        # All instances of this class, numbered 1..k so they can be told apart.
+        m = mask[:, :, np.where(class_ids == class_id)[0]]
+        m = np.sum(m * np.arange(1, m.shape[-1] + 1), -1)
+        to_display.append(m)
+        titles.append(class_names[class_id] if class_id != -1 else "-")
+    return display_images(to_display, titles=titles, cols=limit + 1, cmap="Blues_r")
+
+
+def plot_precision_recall(AP, precisions, recalls, ax=None):
+    """Draw the precision-recall curve.
+
+    AP: Average precision at IoU >= 0.5.
+    precisions: list of precision values. recalls: list of recall values.
+    Returns: the Figure.
+    """
+    fig, ax, created = _axes(ax, (8, 6))
+    ax.set_title("Precision-Recall Curve. AP@50 = {:.3f}".format(AP))
+    ax.set_ylim(0, 1.1)
+    ax.set_xlim(0, 1.1)
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.plot(recalls, precisions)
+    return _finish(fig, created)
+
+
+def plot_overlaps(gt_class_ids, pred_class_ids, pred_scores,
+                  overlaps, class_names, threshold=0.5, ax=None):
+    """Draw a grid showing how ground truth objects are classified.
+
+    gt_class_ids: [N] int. Ground truth class IDs.
+    pred_class_ids: [N] int. Predicted class IDs.
+    pred_scores: [N] float. The probability scores of predicted classes.
+    overlaps: [pred_boxes, gt_boxes] IoU overlaps of predictions and GT boxes.
+    class_names: list of all class names in the dataset.
+    threshold: Float. The prediction probability required to predict a class.
+    Returns: the Figure.
+    """
+    gt_class_ids = np.asarray(gt_class_ids)
+    pred_class_ids = np.asarray(pred_class_ids)
+    gt_class_ids = gt_class_ids[gt_class_ids != 0]
+    pred_class_ids = pred_class_ids[pred_class_ids != 0]
+    overlaps = np.asarray(overlaps)
+
+    fig, ax, created = _axes(ax, (12, 10))
+    ax.imshow(overlaps, interpolation="nearest", cmap="Blues")
+    ax.set_yticks(np.arange(len(pred_class_ids)))
+    ax.set_yticklabels(["{} ({:.2f})".format(class_names[int(id)], pred_scores[i])
+                        for i, id in enumerate(pred_class_ids)])
+    ax.set_xticks(np.arange(len(gt_class_ids)))
+    ax.set_xticklabels([class_names[int(id)] for id in gt_class_ids], rotation=90)
+
+    thresh = overlaps.max() / 2. if overlaps.size else 0
+    for i, j in itertools.product(range(overlaps.shape[0]), range(overlaps.shape[1])):
+        text = ""
+        if overlaps[i, j] > threshold:
+            text = "match" if gt_class_ids[j] == pred_class_ids[i] else "wrong"
+        color = ("white" if overlaps[i, j] > thresh
+                 else "black" if overlaps[i, j] > 0 else "grey")
+        ax.text(j, i, "{:.3f}\n{}".format(overlaps[i, j], text),
+                horizontalalignment="center", verticalalignment="center",
+                fontsize=9, color=color)
+    ax.set_xlabel("Ground Truth")
+    ax.set_ylabel("Predictions")
+    fig.tight_layout()
+    return _finish(fig, created)
+
+
+def draw_boxes(image, boxes=None, refined_boxes=None,
+               masks=None, captions=None, visibilities=None,
+               title="", ax=None):
+    """Draw bounding boxes and segmentation masks with different
+    customizations.
+
+    boxes: [N, (y1, x1, y2, x2, class_id)] in image coordinates.
+    refined_boxes: Like boxes, but draw with solid lines to show
+        that they're the result of refining 'boxes'.
+    masks: [H, W, N]
+    captions: List of N titles to display on each box
+    visibilities: (optional) List of values of 0, 1, or 2. Determine how
+        prominent each bounding box should be.
+    title: An optional title to show over the image
+    ax: (optional) Matplotlib axis to draw on.
+    Returns: the Figure.
+    """
+    from matplotlib import lines, patches
+    from matplotlib.patches import Polygon
+
+    if boxes is None and refined_boxes is None:
+        raise ValueError("draw_boxes needs boxes or refined_boxes")
+    N = boxes.shape[0] if boxes is not None else refined_boxes.shape[0]
+    fig, ax, created = _axes(ax, (12, 12))
+    colors = random_colors(N)
+
+    margin = image.shape[0] // 10
+    ax.set_ylim(image.shape[0] + margin, -margin)
+    ax.set_xlim(-margin, image.shape[1] + margin)
+    ax.axis("off")
+    ax.set_title(title)
+
+    masked_image = np.asarray(image).astype(np.uint32).copy()
+    for i in range(N):
+        # Box visibility: 0 grey dotted, 1 coloured dotted, 2 coloured solid.
+        visibility = visibilities[i] if visibilities is not None else 1
+        if visibility == 0:
+            color, style, alpha = (0.5, 0.5, 0.5), "dotted", 0.5
+        elif visibility == 1:
+            color, style, alpha = colors[i], "dotted", 1
+        else:
+            color, style, alpha = colors[i], "solid", 1
+
+        if boxes is not None:
+            if not np.any(boxes[i]):
+                continue  # this instance was cropped away
+            y1, x1, y2, x2 = boxes[i][:4]
+            ax.add_patch(patches.Rectangle((x1, y1), x2 - x1, y2 - y1, linewidth=2, alpha=alpha,
+                                           linestyle=style, edgecolor=color, facecolor="none"))
+        if refined_boxes is not None and visibility > 0:
+            ry1, rx1, ry2, rx2 = np.asarray(refined_boxes[i][:4]).astype(np.int32)
+            ax.add_patch(patches.Rectangle((rx1, ry1), rx2 - rx1, ry2 - ry1, linewidth=2,
+                                           edgecolor=color, facecolor="none"))
+            if boxes is not None:  # connect the top-left corners
+                ax.add_line(lines.Line2D([x1, rx1], [y1, ry1], color=color))
+        if captions is not None:
+            caption = captions[i]
+            if refined_boxes is not None and visibility > 0:
+                y1, x1, y2, x2 = ry1, rx1, ry2, rx2
+            elif boxes is None:  # an invisible refined box: caption at its corner
+                y1, x1 = np.asarray(refined_boxes[i][:2]).astype(np.int32)
+            ax.text(x1, y1, caption, size=11, verticalalignment="top", color="w",
+                    backgroundcolor="none",
+                    bbox={"facecolor": color, "alpha": 0.5, "pad": 2, "edgecolor": "none"})
+        if masks is not None:
+            mask = masks[:, :, i]
+            masked_image = apply_mask(masked_image, mask, color)
+            for verts in _contours(mask):
+                ax.add_patch(Polygon(verts, facecolor="none", edgecolor=color))
+    ax.imshow(masked_image.astype(np.uint8))
+    return _finish(fig, created)
+
+
+def draw_rois(image, rois, refined_rois, mask, class_ids, class_names, limit=10):
+    """Show up to `limit` positive ROIs (class_id > 0), their refined boxes
+    and masks; matterport's model-inspection view. Returns the Figure."""
+    class_ids = np.asarray(class_ids)
+    ids = np.where(class_ids > 0)[0]
+    ids = np.random.choice(ids, limit, replace=False) if ids.shape[0] > limit else ids
+    captions = [class_names[int(class_ids[i])] for i in ids]
+    fig = draw_boxes(image, boxes=np.asarray(rois)[ids], refined_boxes=np.asarray(refined_rois)[ids],
+                     masks=mask[..., ids] if mask is not None else None, captions=captions,
+                     visibilities=[2] * len(ids),
+                     title="Positive ROIs {} of {} (negative: {})".format(
+                         len(ids), rois.shape[0], int(np.sum(class_ids == 0))))
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------
+
+
+def display_table(table):
+    """Display values in a table format.
+
+    table: an iterable of rows, and each row is an iterable of values.
+    Returns: the table as an HTML string (displayed in a notebook).
+    """
+    rows = "".join("<tr>" + "".join("<td>{:40}</td>".format(str(col)) for col in row) + "</tr>"
+                   for row in table)
+    text = "<table>" + rows + "</table>"
+    if _in_notebook():
+        from IPython.display import HTML, display
+
+        display(HTML(text))
+    return text
+
+
+def display_weight_stats(model):
+    """Scans all the weights in the model and returns a table of their
+    name, shape, min, max and std, flagging dead (constant) and exploding
+    weights.
+
+    model: a MaskRCNN (its `keras_model` is used) or a Keras model.
+    Returns: the table, a list of rows (the first is the header); displayed
+    as HTML in a notebook.
+    """
+    keras_model = getattr(model, "keras_model", model)
+    table = [["WEIGHT NAME", "SHAPE", "MIN", "MAX", "STD"]]
+    for layer in keras_model.layers:
+        for i, var in enumerate(layer.weights):
+            w = np.asarray(var)
+            name = html.escape(str(getattr(var, "path", None) or var.name))
+            alert = ""
+            # A conv bias (index 1) may legitimately be all zeros.
+            if w.size and w.min() == w.max() and not (type(layer).__name__ == "Conv2D" and i == 1):
+                alert += "<span style='color:red'>*** dead?</span>"
+            if w.size and (np.abs(w.min()) > 1000 or np.abs(w.max()) > 1000):
+                alert += "<span style='color:red'>*** Overflow?</span>"
+            table.append([name + alert, str(w.shape),
+                          "{:+9.4f}".format(w.min() if w.size else 0),
+                          "{:+10.4f}".format(w.max() if w.size else 0),
+                          "{:+9.4f}".format(w.std() if w.size else 0)])
+    display_table(table)
+    return table
+
+
+# ---------------------------------------------------------------------------
+# NumPy drawing (no matplotlib): files, TensorBoard, splash
+# ---------------------------------------------------------------------------
+
+
+def draw_box(image, box, color):
+    """Draw a 1-pixel box outline on an image, in place.
+
+    image: [H, W, 3]. box: [y1, x1, y2, x2] (y2, x2 inclusive here, as in
+    matterport). color: a value per channel, in the image's range.
+    """
+    y1, x1, y2, x2 = box
+    image[y1:y1 + 2, x1:x2] = color
+    image[y2:y2 + 2, x1:x2 + 2] = color
+    image[y1:y2, x1:x1 + 2] = color
+    image[y1:y2, x2:x2 + 2] = color
+    return image
+
+
+def _outline(mask):
+    """bool [H, W]: the mask pixels that touch a pixel outside it."""
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return mask & ~inner
+
+
+def draw_instances(image, r, class_names, colors=None, show_mask=True, show_bbox=True,
+                   show_caption=True, alpha=0.5):
+    """Draw detections (or ground truth) into an RGB image, no matplotlib.
+
+    image: uint8 [H, W, 3].
+    r: a result dict: "rois" [N, (y1, x1, y2, x2)], "class_ids" [N],
+        optional "scores" [N] and "masks" bool [H, W, N].
+    class_names: list of class names (index = class id).
+    colors: RGB floats in [0, 1] per instance; default one fixed colour per
+        class (`class_colors`), so ground truth and predictions drawn side by
+        side match.
+    alpha: mask opacity. Inside a mask a pixel becomes
+        (1 - alpha) * pixel + alpha * 255 * colour (rounded); outlines,
+        boxes (1-2 px) and captions are drawn in the colour over it.
+    Returns: uint8 [H, W, 3], a new array.
+    """
+    from PIL import Image, ImageDraw
+
+    out = np.asarray(image).astype(np.float32).copy()
+    rois = np.asarray(r.get("rois", np.zeros((0, 4)))).reshape(-1, 4).astype(int)
+    class_ids = np.asarray(r.get("class_ids", np.zeros(len(rois)))).astype(int)
+    scores = r.get("scores")
+    masks = r.get("masks")
+    n = rois.shape[0]
+    if colors is None:
+        palette = class_colors(len(class_names))
+        colors = [palette[c % len(palette)] for c in class_ids]
+    if masks is not None and show_mask:
+        for i in range(min(n, masks.shape[-1])):
+            apply_mask(out, masks[..., i], colors[i], alpha)
+            out[_outline(masks[..., i] > 0)] = np.array(colors[i][:3]) * 255
+    canvas = Image.fromarray(np.clip(np.round(out), 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    width = max(1, round(max(image.shape[:2]) / 400))
+    for i in range(n):
+        if not rois[i].any():
+            continue
+        y1, x1, y2, x2 = rois[i]
+        rgb = tuple(int(round(v * 255)) for v in colors[i][:3])
+        if show_bbox:
+            draw.rectangle([x1, y1, x2 - 1, y2 - 1], outline=rgb, width=width)
+        if show_caption:
+            text = _caption(class_names, class_ids[i],
+                            None if scores is None else float(scores[i]))
+            left, top, right, bottom = draw.textbbox((x1 + 2, y1 + 1), text)
+            draw.rectangle([left - 1, top - 1, right + 1, bottom + 1], fill=rgb)
+            draw.text((x1 + 2, y1 + 1), text, fill=(255, 255, 255))
+    return np.asarray(canvas)
+
+
+def color_splash(image, masks):
+    """Colour where the masks are, greyscale elsewhere (matterport's balloon
+    splash).
+
+    image: uint8 [H, W, 3]. masks: bool [H, W, N] (N may be 0).
+    Returns: uint8 [H, W, 3].
+    """
+    image = np.asarray(image)
+    # skimage's rgb2gray weights, without importing skimage.
+    gray = np.round(image[..., :3].astype(np.float64) @ np.array([0.2125, 0.7154, 0.0721]))
+    gray = np.repeat(gray[..., None], 3, axis=-1).astype(np.uint8)
+    if masks.shape[-1] == 0:
+        return gray
+    inside = np.any(masks, axis=-1, keepdims=True)
+    return np.where(inside, image, gray).astype(np.uint8)
