@@ -109,3 +109,34 @@ def get_anchors(config, image_shape, normalized=True):
         tuple(map(tuple, backbone_shapes.tolist())), tuple(config.BACKBONE_STRIDES),
         config.RPN_ANCHOR_STRIDE, tuple(int(v) for v in image_shape[:2]))
     return normed if normalized else pixels
+
+
+def pyramid_anchors_graph(config, image_hw):
+    """The anchors of `get_anchors` computed in TensorFlow, for inputs whose
+    size is only known when the graph runs (IMAGE_RESIZE_MODE pad64/none).
+
+    image_hw: int32 [2] tensor (height, width) of the molded input.
+
+    Returns: float32 [num_anchors, (y1, x1, y2, x2)] normalized, in the same
+    order as `get_anchors(config, image_shape)`.
+    """
+    import tensorflow as tf
+
+    hw = tf.cast(image_hw, tf.float32)
+    ratios = np.asarray(config.RPN_ANCHOR_RATIOS, dtype=np.float32)
+    levels = []
+    for scale, stride in zip(config.RPN_ANCHOR_SCALES, config.BACKBONE_STRIDES):
+        heights = tf.constant(scale / np.sqrt(ratios), tf.float32)
+        widths = tf.constant(scale * np.sqrt(ratios), tf.float32)
+        feat = tf.cast(tf.math.ceil(hw / stride), tf.int32)
+        shifts_y = tf.cast(tf.range(0, feat[0], config.RPN_ANCHOR_STRIDE) * stride, tf.float32)
+        shifts_x = tf.cast(tf.range(0, feat[1], config.RPN_ANCHOR_STRIDE) * stride, tf.float32)
+        shifts_x, shifts_y = tf.meshgrid(shifts_x, shifts_y)
+        cy = tf.reshape(shifts_y, [-1, 1])
+        cx = tf.reshape(shifts_x, [-1, 1])
+        boxes = tf.stack([cy - 0.5 * heights, cx - 0.5 * widths,
+                          cy + 0.5 * heights, cx + 0.5 * widths], axis=-1)
+        levels.append(tf.reshape(boxes, [-1, 4]))
+    anchors = tf.concat(levels, axis=0)
+    scale = tf.stack([hw[0] - 1, hw[1] - 1, hw[0] - 1, hw[1] - 1])
+    return (anchors - tf.constant([0., 0., 1., 1.])) / scale

@@ -1,0 +1,494 @@
+"""MaskRCNN: matterport's model class on Keras 3.
+
+    import mrcnn.model as modellib
+    model = modellib.MaskRCNN(mode="training", config=config, model_dir=MODEL_DIR)
+    model.train(dataset_train, dataset_val, learning_rate=config.LEARNING_RATE,
+                epochs=10, layers="all")
+    model = modellib.MaskRCNN(mode="inference", config=inference_config, model_dir=MODEL_DIR)
+    model.load_weights(model.find_last(), by_name=True)
+    results = model.detect([image])
+
+The stages live in mrcnn/modeling/, the input pipeline in mrcnn/data/, the
+training machinery in mrcnn/training/.
+"""
+import datetime
+import errno
+import logging
+import os
+import re
+
+import keras
+import numpy as np
+
+from mrcnn.boxes import denorm_boxes, norm_boxes
+from mrcnn.data.image_meta import compose_image_meta, parse_image_meta  # noqa: F401
+from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
+    DataGenerator,
+    load_image_gt,
+    mold_image,
+    unmold_image,
+)
+from mrcnn.data.resize import resize_image, unmold_mask
+from mrcnn.data.targets import build_rpn_targets  # noqa: F401
+from mrcnn.modeling.anchors import compute_backbone_shapes, get_anchors
+from mrcnn.modeling.backbone import set_batchnorm_statistics
+from mrcnn.modeling.network import build_inference_graph, build_training_graph
+from mrcnn.training.callbacks import EpochCheckpoint, LearningRateLogger
+from mrcnn.training.keras_model import MaskRCNNTrainingModel
+from mrcnn.training.layers import LAYER_REGEX, set_trainable
+from mrcnn.weights import load_weights_h5, read_layer_weights
+
+logger = logging.getLogger("mrcnn")
+
+CHECKPOINT_RE = re.compile(r"^mask_rcnn_[\w-]+?_(\d{4})\.h5$")
+
+
+def log(text, array=None):
+    """Prints a text message. And, optionally, if a Numpy array is provided it
+    prints it's shape, min, and max values.
+    """
+    if array is not None:
+        array = np.asarray(array)
+        text = text.ljust(25)
+        text += ("shape: {:20}  ".format(str(array.shape)))
+        if array.size:
+            text += ("min: {:10.5f}  max: {:10.5f}".format(array.min(), array.max()))
+        else:
+            text += ("min: {:10}  max: {:10}".format("", ""))
+        text += "  {}".format(array.dtype)
+    print(text)
+
+
+class MaskRCNN:
+    """Encapsulates the Mask RCNN model functionality.
+
+    The actual Keras model is in the keras_model property.
+    """
+
+    def __init__(self, mode, config, model_dir):
+        """
+        mode: Either "training" or "inference"
+        config: A Sub-class of the Config class
+        model_dir: Directory to save training logs and trained weights
+        """
+        if mode not in ("training", "inference"):
+            raise ValueError(f"mode must be 'training' or 'inference', not {mode!r}")
+        config.validate()
+        self.mode = mode
+        self.config = config
+        self.model_dir = os.fspath(model_dir)
+        # Whether the loaded weights carry BatchNorm statistics worth keeping
+        # (pretrained COCO/ImageNet files). Decides TRAIN_BN=None.
+        self.pretrained_batchnorm = False
+        self._predict_function = None
+        self.set_log_dir()
+        self.keras_model = self.build(mode=mode, config=config)
+
+    # ---- building ----------------------------------------------------------
+    def build(self, mode, config):
+        """Build Mask R-CNN architecture.
+
+        mode: Either "training" or "inference". The inputs and
+            outputs of the model differ accordingly.
+        """
+        h, w = config.IMAGE_SHAPE[:2]
+        if h / 2 ** 6 != int(h / 2 ** 6) or w / 2 ** 6 != int(w / 2 ** 6):
+            raise ValueError("Image size must be dividable by 2 at least 6 times "
+                             "to avoid fractions when downscaling and upscaling."
+                             "For example, use 256, 320, 384, 448, 512, ... etc. ")
+        if mode == "training":
+            inputs, outputs = build_training_graph(config, train_bn=self.train_batchnorm)
+            return MaskRCNNTrainingModel(
+                inputs=inputs, outputs=outputs, name="mask_rcnn",
+                loss_weights=config.LOSS_WEIGHTS, weight_decay=config.WEIGHT_DECAY)
+        inputs, outputs = build_inference_graph(config)
+        return keras.Model(inputs=inputs, outputs=outputs, name="mask_rcnn")
+
+    @property
+    def train_batchnorm(self):
+        """Whether BatchNorm layers use (and update) batch statistics when
+        training: Config.TRAIN_BN, or with TRAIN_BN=None, True unless
+        pretrained weights with BatchNorm statistics were loaded."""
+        if self.config.TRAIN_BN is None:
+            return not self.pretrained_batchnorm
+        return bool(self.config.TRAIN_BN)
+
+    # ---- files ------------------------------------------------------------
+    def find_last(self):
+        """Finds the last checkpoint file of the last trained model in the
+        model directory.
+
+        Returns:
+            The path of the last checkpoint file
+        """
+        name = self.config.NAME.lower()
+        dir_names = []
+        if os.path.isdir(self.model_dir):
+            dir_names = sorted(d for d in next(os.walk(self.model_dir))[1] if d.startswith(name))
+        # Newest run first; a run killed before its first checkpoint is skipped.
+        for dir_name in reversed(dir_names):
+            run_dir = os.path.join(self.model_dir, dir_name)
+            checkpoints = sorted(f for f in os.listdir(run_dir) if CHECKPOINT_RE.match(f))
+            if checkpoints:
+                return os.path.join(run_dir, checkpoints[-1])
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"Could not find a checkpoint of a model named {name!r} in {self.model_dir} "
+            "(train first, or pass --weights=coco|imagenet|none|PATH)", self.model_dir)
+
+    def set_log_dir(self, model_path=None):
+        """Sets the model log directory and epoch counter.
+
+        model_path: If None, or a format different from what this code uses
+            then set a new log directory and start epochs from 0. Otherwise,
+            extract the log directory and the epoch counter from the file
+            name.
+        """
+        # Set date and epoch counter as if starting a new model
+        self.epoch = 0
+        now = datetime.datetime.now()
+
+        # If we have a model path with date and epochs use them
+        if model_path:
+            # Continue from we left of. Get epoch and date from the file name
+            # A sample model path might look like:
+            # \path\to\logs\coco20171029T2315\mask_rcnn_coco_0001.h5 (Windows)
+            # /path/to/logs/coco20171029T2315/mask_rcnn_coco_0001.h5 (Linux)
+            regex = (r".*[/\\][\w-]+(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})[/\\]"
+                     r"mask\_rcnn\_[\w-]+(\d{4})\.h5")
+            m = re.match(regex, os.fspath(model_path))
+            if m:
+                now = datetime.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)),
+                                        int(m.group(4)), int(m.group(5)))
+                # Epoch number in file is 1-based, and in Keras code it's 0-based.
+                # So, adjust for that then increment by one to start from the next epoch
+                self.epoch = int(m.group(6)) - 1 + 1
+                logger.info("Re-starting from epoch %d", self.epoch)
+
+        # Directory for training logs
+        self.log_dir = os.path.join(self.model_dir, "{}{:%Y%m%dT%H%M}".format(
+            self.config.NAME.lower(), now))
+
+        # Path to save after each epoch. Include placeholders that get filled by Keras.
+        self.checkpoint_path = os.path.join(
+            self.log_dir, "mask_rcnn_{}_*epoch*.h5".format(self.config.NAME.lower()))
+        self.checkpoint_path = self.checkpoint_path.replace("*epoch*", "{epoch:04d}")
+
+    def load_weights(self, filepath, by_name=False, exclude=None):
+        """Load weights saved by this project or by matterport's code (HDF5).
+
+        by_name: match layers by name. Without it every layer of the model must
+            be in the file with the same shapes, or a ValueError says which is
+            not.
+        exclude: list of layer names to skip (e.g. the class-specific heads
+            when fine-tuning on another number of classes).
+        """
+        filepath = os.fspath(filepath)
+        if exclude:
+            by_name = True
+        report = load_weights_h5(self.keras_model, filepath, by_name=by_name, exclude=exclude)
+        if not by_name and (report["missing"] or report["skipped"]):
+            problems = report["missing"][:3] + list(report["skipped"])[:3]
+            raise ValueError(f"{filepath} does not fit this model ({', '.join(problems)}, ...); "
+                             "load it with by_name=True to take the layers that fit")
+        import h5py
+
+        with h5py.File(filepath, "r") as f:
+            trained_bn = f.attrs.get("mrcnn_trained_batchnorm_statistics")
+            has_bn = "bn_conv1" in read_layer_weights(f)
+        # A file written by this project says whether its BatchNorm statistics
+        # were learned by a from-scratch run; a pretrained file carries them.
+        self.pretrained_batchnorm = bool(has_bn and not trained_bn)
+        self._predict_function = None
+        # Update the log directory
+        self.set_log_dir(filepath)
+        return report
+
+    def get_imagenet_weights(self):
+        """Path of the ImageNet ResNet weights for the config's BACKBONE
+        (see mrcnn.weights for where they are looked up)."""
+        from mrcnn import weights
+
+        if not hasattr(weights, "resolve_weights"):
+            raise NotImplementedError("ImageNet weight resolution is not available yet")
+        return weights.resolve_weights("imagenet", self)
+
+    # ---- training -----------------------------------------------------------
+    def compile(self, learning_rate, momentum):
+        """Gets the model ready for training: SGD with momentum and gradient
+        clipping, as matterport; losses are computed by the model's step."""
+        optimizer = keras.optimizers.SGD(
+            learning_rate=learning_rate, momentum=momentum,
+            clipnorm=self.config.GRADIENT_CLIP_NORM)
+        self.keras_model.compile(optimizer=optimizer)
+
+    def set_trainable(self, layer_regex, keras_model=None, indent=0, verbose=1):
+        """Sets model layers as trainable if their names match
+        the given regular expression."""
+        return set_trainable(keras_model or self.keras_model, layer_regex, verbose=verbose)
+
+    def train(self, train_dataset, val_dataset, learning_rate, epochs, layers,
+              augmentation=None, custom_callbacks=None, no_augmentation_sources=None):
+        """Train the model.
+
+        train_dataset, val_dataset: Training and validation Dataset objects.
+        learning_rate: The learning rate to train with
+        epochs: Number of training epochs. Note that previous training epochs
+                are considered to be done already, so this actually determines
+                the epochs to train in total rather than in this particular
+                call.
+        layers: Allows selecting which layers to train. It can be:
+            - A regular expression to match layer names to train
+            - One of these predefined values:
+              heads: The RPN, classifier and mask heads of the network
+              all: All the layers
+              3+: Train Resnet stage 3 and up
+              4+: Train Resnet stage 4 and up
+              5+: Train Resnet stage 5 and up
+        augmentation: Optional. An albumentations transform or an imgaug
+            augmenter applied to images and masks together. Without it,
+            Config.AUGMENTATION selects a preset ("default") or none.
+        custom_callbacks: Optional. Add custom callbacks to be called
+            with the keras fit() method. Must be list of type keras.callbacks.
+        no_augmentation_sources: Optional. List of sources to exclude for
+            augmentation (kept for compatibility; not used).
+
+        Returns: the keras History of this call.
+        """
+        assert self.mode == "training", "Create model in training mode."
+        config = self.config
+
+        # Pre-defined layer regular expressions
+        layers = LAYER_REGEX.get(layers, layers)
+
+        if augmentation is None and config.AUGMENTATION:
+            from mrcnn.data.augmentation import augmentation_from_config
+
+            augmentation = augmentation_from_config(config)
+
+        # Data generators
+        train_generator = DataGenerator(train_dataset, config, shuffle=True,
+                                        augmentation=augmentation)
+        val_generator = DataGenerator(val_dataset, config, shuffle=True,
+                                      steps=config.VALIDATION_STEPS) if val_dataset else None
+
+        # Create log_dir if it does not exist
+        os.makedirs(self.log_dir, exist_ok=True)
+
+        # Callbacks: the learning rate is added to the logs before TensorBoard
+        # writes them.
+        callbacks = [
+            LearningRateLogger(),
+            keras.callbacks.TensorBoard(log_dir=self.log_dir, histogram_freq=0,
+                                        write_graph=False),
+            EpochCheckpoint(self, self.checkpoint_path),
+        ]
+        if custom_callbacks:
+            callbacks += list(custom_callbacks)
+
+        # Train
+        logger.info("Starting at epoch %d. LR=%s", self.epoch, learning_rate)
+        logger.info("Checkpoint Path: %s", self.checkpoint_path)
+        self.set_trainable(layers, verbose=0)
+        set_batchnorm_statistics(self.keras_model, self.train_batchnorm)
+        self.compile(learning_rate, config.LEARNING_MOMENTUM)
+
+        history = self.keras_model.fit(
+            train_generator,
+            initial_epoch=self.epoch,
+            epochs=epochs,
+            steps_per_epoch=config.STEPS_PER_EPOCH,
+            callbacks=callbacks,
+            validation_data=val_generator,
+            validation_steps=config.VALIDATION_STEPS if val_generator else None,
+            verbose=1 if logger.isEnabledFor(logging.INFO) else 2,
+        )
+        self.epoch = max(self.epoch, epochs)
+        return history
+
+    # ---- inference ------------------------------------------------------------
+    def mold_inputs(self, images):
+        """Takes a list of images and modifies them to the format expected
+        as an input to the neural network.
+        images: List of image matrices [height,width,depth]. Images can have
+            different sizes.
+
+        Returns 3 Numpy matrices:
+        molded_images: [N, h, w, 3]. Images resized and normalized.
+        image_metas: [N, length of meta data]. Details about each image.
+        windows: [N, (y1, x1, y2, x2)]. The portion of the image that has the
+            original image (padding excluded).
+        """
+        molded_images = []
+        image_metas = []
+        windows = []
+        for image in images:
+            # Resize image
+            molded_image, window, scale, padding, crop = resize_image(
+                image,
+                min_dim=self.config.IMAGE_MIN_DIM,
+                min_scale=self.config.IMAGE_MIN_SCALE,
+                max_dim=self.config.IMAGE_MAX_DIM,
+                mode="square" if self.config.IMAGE_RESIZE_MODE == "crop" else
+                self.config.IMAGE_RESIZE_MODE)
+            molded_image = mold_image(molded_image, self.config)
+            # Build image_meta
+            image_meta = compose_image_meta(
+                0, image.shape, molded_image.shape, window, scale,
+                np.zeros([self.config.NUM_CLASSES], dtype=np.int32))
+            # Append
+            molded_images.append(molded_image)
+            windows.append(window)
+            image_metas.append(image_meta)
+        # Pack into arrays
+        molded_images = np.stack(molded_images)
+        image_metas = np.stack(image_metas)
+        windows = np.stack(windows)
+        return molded_images, image_metas, windows
+
+    def unmold_detections(self, detections, mrcnn_mask, original_image_shape,
+                          image_shape, window):
+        """Reformats the detections of one image from the format of the neural
+        network output to a format suitable for use in the rest of the
+        application.
+
+        detections: [N, (y1, x1, y2, x2, class_id, score)] in normalized coordinates
+        mrcnn_mask: [N, height, width, num_classes]
+        original_image_shape: [H, W, C] Original image shape before resizing
+        image_shape: [H, W, C] Shape of the image after resizing and padding
+        window: [y1, x1, y2, x2] Pixel coordinates of box in the image where the real
+                image is excluding the padding.
+
+        Returns:
+        boxes: int32 [N, (y1, x1, y2, x2)] Bounding boxes in pixels
+        class_ids: int32 [N] Integer class IDs for each bounding box
+        scores: float32 [N] Float probability scores of the class_id
+        masks: bool [height, width, num_instances] Instance masks
+        """
+        # How many detections do we have?
+        # Detections array is padded with zeros. Find the first class_id == 0.
+        zero_ix = np.where(detections[:, 4] == 0)[0]
+        N = zero_ix[0] if zero_ix.shape[0] > 0 else detections.shape[0]
+
+        # Extract boxes, class_ids, scores, and class-specific masks
+        boxes = detections[:N, :4]
+        class_ids = detections[:N, 4].astype(np.int32)
+        scores = detections[:N, 5].astype(np.float32)
+        masks = mrcnn_mask[np.arange(N), :, :, class_ids]
+
+        # Translate normalized coordinates in the resized image to pixel
+        # coordinates in the original image before resizing
+        window = norm_boxes(np.asarray(window), image_shape[:2])
+        wy1, wx1, wy2, wx2 = window
+        shift = np.array([wy1, wx1, wy1, wx1])
+        wh = wy2 - wy1  # window height
+        ww = wx2 - wx1  # window width
+        scale = np.array([wh, ww, wh, ww])
+        # Convert boxes to normalized coordinates on the window
+        boxes = np.divide(boxes - shift, scale)
+        # Convert boxes to pixel coordinates on the original image
+        boxes = denorm_boxes(boxes, original_image_shape[:2])
+
+        # Filter out detections with zero area. Happens in early training when
+        # network weights are still random
+        exclude_ix = np.where(
+            (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) <= 0)[0]
+        if exclude_ix.shape[0] > 0:
+            boxes = np.delete(boxes, exclude_ix, axis=0)
+            class_ids = np.delete(class_ids, exclude_ix, axis=0)
+            scores = np.delete(scores, exclude_ix, axis=0)
+            masks = np.delete(masks, exclude_ix, axis=0)
+            N = class_ids.shape[0]
+
+        # Resize masks to original image size and set boundary threshold.
+        full_masks = [unmold_mask(masks[i], boxes[i], original_image_shape) for i in range(N)]
+        full_masks = (np.stack(full_masks, axis=-1) if full_masks
+                      else np.zeros(tuple(original_image_shape[:2]) + (0,), dtype=bool))
+
+        return boxes.astype(np.int32), class_ids, scores, full_masks
+
+    def _predict(self, molded_images, image_metas):
+        """Runs the inference graph on one batch; returns a dict of numpy arrays."""
+        import tensorflow as tf
+
+        if self._predict_function is None:
+            model = self.keras_model
+
+            @tf.function(reduce_retracing=True)
+            def predict(images, metas):
+                return model({"input_image": images, "input_image_meta": metas},
+                             training=False)
+
+            self._predict_function = predict
+        outputs = self._predict_function(
+            tf.convert_to_tensor(molded_images, tf.float32),
+            tf.convert_to_tensor(image_metas, tf.float32))
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def detect(self, images, verbose=0):
+        """Runs the detection pipeline.
+
+        images: List of images, potentially of different sizes. Any number of
+            images: they run in batches of at most BATCH_SIZE.
+
+        Returns a list of dicts, one dict per image. The dict contains:
+        rois: int32 [N, (y1, x1, y2, x2)] detection bounding boxes
+        class_ids: int32 [N] class IDs
+        scores: float32 [N] float probability scores for the class IDs
+        masks: bool [H, W, N] instance binary masks, at the original image size
+        """
+        assert self.mode == "inference", "Create model in inference mode."
+        images = list(images)
+        if verbose:
+            log("Processing {} images".format(len(images)))
+            for image in images:
+                log("image", image)
+        results = [None] * len(images)
+        batch = max(1, self.config.BATCH_SIZE)
+        # Images of different molded shapes (pad64/none) cannot share a batch.
+        molded = [self.mold_inputs([image]) for image in images]
+        by_shape = {}
+        for index, (m, _, _) in enumerate(molded):
+            by_shape.setdefault(m.shape[1:], []).append(index)
+        for indices in by_shape.values():
+            for start in range(0, len(indices), batch):
+                chunk = indices[start:start + batch]
+                molded_images = np.concatenate([molded[i][0] for i in chunk])
+                image_metas = np.concatenate([molded[i][1] for i in chunk])
+                if verbose:
+                    log("molded_images", molded_images)
+                    log("image_metas", image_metas)
+                out = self._predict(molded_images, image_metas)
+                for j, i in enumerate(chunk):
+                    rois, class_ids, scores, masks = self.unmold_detections(
+                        out["detections"][j], out["mrcnn_mask"][j], images[i].shape,
+                        molded_images[j].shape, molded[i][2][0])
+                    results[i] = {"rois": rois, "class_ids": class_ids,
+                                  "scores": scores, "masks": masks}
+        return results
+
+    def detect_molded(self, molded_images, image_metas, verbose=0):
+        """Runs the detection pipeline on images already molded (e.g. by
+        load_image_gt + mold_image). Boxes and masks are in the molded image's
+        coordinates, as matterport returned them."""
+        assert self.mode == "inference", "Create model in inference mode."
+        out = self._predict(np.asarray(molded_images, np.float32),
+                            np.asarray(image_metas, np.float32))
+        results = []
+        for i, image in enumerate(molded_images):
+            window = [0, 0, image.shape[0], image.shape[1]]
+            rois, class_ids, scores, masks = self.unmold_detections(
+                out["detections"][i], out["mrcnn_mask"][i], image.shape, image.shape, window)
+            results.append({"rois": rois, "class_ids": class_ids,
+                            "scores": scores, "masks": masks})
+        return results
+
+    def get_anchors(self, image_shape):
+        """Returns anchor pyramid for the given image size, in normalized
+        coordinates. The pixel anchors are kept in `self.anchors`, as
+        matterport did."""
+        self.anchors = get_anchors(self.config, image_shape, normalized=False)
+        return get_anchors(self.config, image_shape, normalized=True)
+
+    def compute_backbone_shapes(self, image_shape):
+        return compute_backbone_shapes(self.config, image_shape)

@@ -1,0 +1,171 @@
+"""ResNet-50/101 backbone and Feature Pyramid Network, with matterport's
+layer names (`conv1`, `bn_conv1`, `res2a_branch2a`, `fpn_c5p5`, `fpn_p2`, ...)
+so that weights saved by matterport's code load by name."""
+from keras import layers
+
+from mrcnn.modeling.normalization import BatchNorm
+
+STAGE4_BLOCKS = {"resnet50": 5, "resnet101": 22}
+
+
+def identity_block(input_tensor, kernel_size, filters, stage, block, use_bias=True,
+                   train_bn=True):
+    """The identity_block is the block that has no conv layer at shortcut.
+
+    input_tensor: float32 [batch, H, W, C]
+    kernel_size: default 3, the kernel size of middle conv layer at main path
+    filters: list of integers, the nb_filters of 3 conv layer at main path
+    stage: integer, current stage label, used for generating layer names
+    block: 'a','b'..., current block label, used for generating layer names
+
+    Returns: float32 [batch, H, W, filters[2]]
+    """
+    nb_filter1, nb_filter2, nb_filter3 = filters
+    conv_name_base = "res" + str(stage) + block + "_branch"
+    bn_name_base = "bn" + str(stage) + block + "_branch"
+
+    x = layers.Conv2D(nb_filter1, (1, 1), name=conv_name_base + "2a", use_bias=use_bias)(input_tensor)
+    x = BatchNorm(name=bn_name_base + "2a", train_statistics=train_bn)(x)
+    x = layers.Activation("relu")(x)
+
+    x = layers.Conv2D(nb_filter2, (kernel_size, kernel_size), padding="same",
+                      name=conv_name_base + "2b", use_bias=use_bias)(x)
+    x = BatchNorm(name=bn_name_base + "2b", train_statistics=train_bn)(x)
+    x = layers.Activation("relu")(x)
+
+    x = layers.Conv2D(nb_filter3, (1, 1), name=conv_name_base + "2c", use_bias=use_bias)(x)
+    x = BatchNorm(name=bn_name_base + "2c", train_statistics=train_bn)(x)
+
+    x = layers.Add()([x, input_tensor])
+    x = layers.Activation("relu", name="res" + str(stage) + block + "_out")(x)
+    return x
+
+
+def conv_block(input_tensor, kernel_size, filters, stage, block, strides=(2, 2),
+               use_bias=True, train_bn=True):
+    """conv_block is the block that has a conv layer at shortcut.
+
+    Stage 3's first conv layer has strides (2, 2) and so does the shortcut.
+
+    Returns: float32 [batch, H / stride, W / stride, filters[2]]
+    """
+    nb_filter1, nb_filter2, nb_filter3 = filters
+    conv_name_base = "res" + str(stage) + block + "_branch"
+    bn_name_base = "bn" + str(stage) + block + "_branch"
+
+    x = layers.Conv2D(nb_filter1, (1, 1), strides=strides, name=conv_name_base + "2a",
+                      use_bias=use_bias)(input_tensor)
+    x = BatchNorm(name=bn_name_base + "2a", train_statistics=train_bn)(x)
+    x = layers.Activation("relu")(x)
+
+    x = layers.Conv2D(nb_filter2, (kernel_size, kernel_size), padding="same",
+                      name=conv_name_base + "2b", use_bias=use_bias)(x)
+    x = BatchNorm(name=bn_name_base + "2b", train_statistics=train_bn)(x)
+    x = layers.Activation("relu")(x)
+
+    x = layers.Conv2D(nb_filter3, (1, 1), name=conv_name_base + "2c", use_bias=use_bias)(x)
+    x = BatchNorm(name=bn_name_base + "2c", train_statistics=train_bn)(x)
+
+    shortcut = layers.Conv2D(nb_filter3, (1, 1), strides=strides,
+                             name=conv_name_base + "1", use_bias=use_bias)(input_tensor)
+    shortcut = BatchNorm(name=bn_name_base + "1", train_statistics=train_bn)(shortcut)
+
+    x = layers.Add()([x, shortcut])
+    x = layers.Activation("relu", name="res" + str(stage) + block + "_out")(x)
+    return x
+
+
+def resnet_graph(input_image, architecture, stage5=True, train_bn=True):
+    """Build a ResNet graph.
+
+    input_image: float32 [batch, H, W, 3], mean-subtracted RGB.
+    architecture: "resnet50" or "resnet101".
+    stage5: Boolean. If False, stage5 of the network is not created.
+    train_bn: whether BatchNorm layers use batch statistics when training.
+
+    Returns: [C1, C2, C3, C4, C5], the outputs of each stage, strides 2..32.
+    """
+    if architecture not in STAGE4_BLOCKS:
+        raise ValueError(f"BACKBONE {architecture!r} is not supported; use resnet50 or resnet101")
+    # Stage 1
+    x = layers.ZeroPadding2D((3, 3))(input_image)
+    x = layers.Conv2D(64, (7, 7), strides=(2, 2), name="conv1", use_bias=True)(x)
+    x = BatchNorm(name="bn_conv1", train_statistics=train_bn)(x)
+    x = layers.Activation("relu")(x)
+    C1 = x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same")(x)
+    # Stage 2
+    x = conv_block(x, 3, [64, 64, 256], stage=2, block="a", strides=(1, 1), train_bn=train_bn)
+    x = identity_block(x, 3, [64, 64, 256], stage=2, block="b", train_bn=train_bn)
+    C2 = x = identity_block(x, 3, [64, 64, 256], stage=2, block="c", train_bn=train_bn)
+    # Stage 3
+    x = conv_block(x, 3, [128, 128, 512], stage=3, block="a", train_bn=train_bn)
+    x = identity_block(x, 3, [128, 128, 512], stage=3, block="b", train_bn=train_bn)
+    x = identity_block(x, 3, [128, 128, 512], stage=3, block="c", train_bn=train_bn)
+    C3 = x = identity_block(x, 3, [128, 128, 512], stage=3, block="d", train_bn=train_bn)
+    # Stage 4
+    x = conv_block(x, 3, [256, 256, 1024], stage=4, block="a", train_bn=train_bn)
+    for i in range(STAGE4_BLOCKS[architecture]):
+        x = identity_block(x, 3, [256, 256, 1024], stage=4, block=chr(98 + i), train_bn=train_bn)
+    C4 = x
+    # Stage 5
+    if stage5:
+        x = conv_block(x, 3, [512, 512, 2048], stage=5, block="a", train_bn=train_bn)
+        x = identity_block(x, 3, [512, 512, 2048], stage=5, block="b", train_bn=train_bn)
+        C5 = identity_block(x, 3, [512, 512, 2048], stage=5, block="c", train_bn=train_bn)
+    else:
+        C5 = None
+    return [C1, C2, C3, C4, C5]
+
+
+def fpn_graph(C2, C3, C4, C5, pyramid_size=256):
+    """Top-down Feature Pyramid Network on the ResNet stages.
+
+    C2..C5: the ResNet stage outputs (strides 4, 8, 16, 32).
+
+    Returns: [P2, P3, P4, P5, P6], float32 [batch, H / stride, W / stride,
+    pyramid_size] with strides 4, 8, 16, 32, 64.
+    """
+    P5 = layers.Conv2D(pyramid_size, (1, 1), name="fpn_c5p5")(C5)
+    P4 = layers.Add(name="fpn_p4add")([
+        layers.UpSampling2D(size=(2, 2), name="fpn_p5upsampled")(P5),
+        layers.Conv2D(pyramid_size, (1, 1), name="fpn_c4p4")(C4)])
+    P3 = layers.Add(name="fpn_p3add")([
+        layers.UpSampling2D(size=(2, 2), name="fpn_p4upsampled")(P4),
+        layers.Conv2D(pyramid_size, (1, 1), name="fpn_c3p3")(C3)])
+    P2 = layers.Add(name="fpn_p2add")([
+        layers.UpSampling2D(size=(2, 2), name="fpn_p3upsampled")(P3),
+        layers.Conv2D(pyramid_size, (1, 1), name="fpn_c2p2")(C2)])
+    # Attach 3x3 conv to all P layers to get the final feature maps.
+    P2 = layers.Conv2D(pyramid_size, (3, 3), padding="same", name="fpn_p2")(P2)
+    P3 = layers.Conv2D(pyramid_size, (3, 3), padding="same", name="fpn_p3")(P3)
+    P4 = layers.Conv2D(pyramid_size, (3, 3), padding="same", name="fpn_p4")(P4)
+    P5 = layers.Conv2D(pyramid_size, (3, 3), padding="same", name="fpn_p5")(P5)
+    # P6 is used for the 5th anchor scale in RPN. Generated by
+    # subsampling from P5 with stride of 2.
+    P6 = layers.MaxPooling2D(pool_size=(1, 1), strides=2, name="fpn_p6")(P5)
+    return [P2, P3, P4, P5, P6]
+
+
+def build_backbone(input_image, config, train_bn=True):
+    """ResNet + FPN for `config.BACKBONE`.
+
+    Returns: (rpn_feature_maps [P2..P6], mrcnn_feature_maps [P2..P5]).
+    """
+    if callable(config.BACKBONE):
+        _, C2, C3, C4, C5 = config.BACKBONE(input_image, stage5=True, train_bn=train_bn)
+    else:
+        _, C2, C3, C4, C5 = resnet_graph(input_image, config.BACKBONE, stage5=True,
+                                         train_bn=train_bn)
+    P2, P3, P4, P5, P6 = fpn_graph(C2, C3, C4, C5, config.TOP_DOWN_PYRAMID_SIZE)
+    return [P2, P3, P4, P5, P6], [P2, P3, P4, P5]
+
+
+def set_batchnorm_statistics(model, train_statistics):
+    """Switch every BatchNorm of `model` between batch and stored statistics."""
+    count = 0
+    for layer in model.layers:
+        if isinstance(layer, BatchNorm):
+            layer.train_statistics = bool(train_statistics)
+            count += 1
+    return count
+

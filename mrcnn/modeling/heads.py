@@ -1,0 +1,138 @@
+"""The second-stage heads: classifier/box regressor and mask predictor.
+
+matterport wrapped every head layer in TimeDistributed. Here the ROI axis is
+merged into the batch axis once, plain layers run on [batch * rois, ...]
+(faster, and the same kernels, so weights still load by name), and the result
+is split back.
+"""
+import keras
+import tensorflow as tf
+from keras import layers
+
+from mrcnn.modeling.normalization import BatchNorm
+from mrcnn.modeling.roi_align import PyramidROIAlign
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class MergeRoiAxis(keras.layers.Layer):
+    """[batch, rois, ...] -> [batch * rois, ...]."""
+
+    def call(self, x):
+        shape = tf.shape(x)
+        return tf.reshape(x, tf.concat([[shape[0] * shape[1]], shape[2:]], axis=0))
+
+    def compute_output_shape(self, input_shape):
+        batch, rois = input_shape[0], input_shape[1]
+        merged = batch * rois if batch is not None and rois is not None else None
+        return (merged,) + tuple(input_shape[2:])
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class SplitRoiAxis(keras.layers.Layer):
+    """[batch * rois, ...] -> [batch, rois, ...] with `num_rois` given."""
+
+    def __init__(self, num_rois, **kwargs):
+        super().__init__(**kwargs)
+        self.num_rois = int(num_rois)
+
+    def call(self, x):
+        shape = tf.shape(x)
+        return tf.reshape(x, tf.concat([[-1, self.num_rois], shape[1:]], axis=0))
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.num_rois) + tuple(input_shape[1:])
+
+    def get_config(self):
+        config = super().get_config()
+        config["num_rois"] = self.num_rois
+        return config
+
+
+def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size, num_classes,
+                         train_bn=True, fc_layers_size=1024):
+    """Builds the computation graph of the feature pyramid network classifier
+    and regressor heads.
+
+    rois: [batch, num_rois, (y1, x1, y2, x2)] Proposal boxes in normalized
+          coordinates.
+    feature_maps: List of feature maps from different layers of the pyramid,
+                  [P2, P3, P4, P5]. Each has a different resolution.
+    image_meta: [batch, (meta data)] Image details. See compose_image_meta()
+    pool_size: The width of the square feature map generated from ROI Pooling.
+    num_classes: number of classes, which determines the depth of the results
+    train_bn: Boolean. Train or freeze Batch Norm layers
+    fc_layers_size: Size of the 2 FC layers
+
+    Returns:
+        logits: float32 [batch, num_rois, NUM_CLASSES] classifier logits (before softmax)
+        probs: float32 [batch, num_rois, NUM_CLASSES] classifier probabilities
+        bbox_deltas: float32 [batch, num_rois, NUM_CLASSES, (dy, dx, log(dh), log(dw))]
+                     Deltas to apply to proposal boxes
+    """
+    num_rois = rois.shape[1]
+    # ROI Pooling
+    # Shape: [batch, num_rois, POOL_SIZE, POOL_SIZE, channels]
+    x = PyramidROIAlign([pool_size, pool_size], name="roi_align_classifier")(
+        [rois, image_meta] + list(feature_maps))
+    x = MergeRoiAxis(name="mrcnn_class_merge_rois")(x)
+    # Two 1024 FC layers (implemented with Conv2D for consistency)
+    x = layers.Conv2D(fc_layers_size, (pool_size, pool_size), padding="valid",
+                      name="mrcnn_class_conv1")(x)
+    x = BatchNorm(name="mrcnn_class_bn1", train_statistics=train_bn)(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Conv2D(fc_layers_size, (1, 1), name="mrcnn_class_conv2")(x)
+    x = BatchNorm(name="mrcnn_class_bn2", train_statistics=train_bn)(x)
+    x = layers.Activation("relu")(x)
+
+    shared = layers.Reshape((fc_layers_size,), name="pool_squeeze")(x)
+
+    # Classifier head
+    mrcnn_class_logits = layers.Dense(num_classes, name="mrcnn_class_logits")(shared)
+    mrcnn_class_logits = SplitRoiAxis(num_rois, name="mrcnn_class_logits_rois")(mrcnn_class_logits)
+    mrcnn_probs = layers.Activation("softmax", name="mrcnn_class")(mrcnn_class_logits)
+
+    # BBox head
+    # [batch, num_rois, NUM_CLASSES * (dy, dx, log(dh), log(dw))]
+    x = layers.Dense(num_classes * 4, activation="linear", name="mrcnn_bbox_fc")(shared)
+    x = SplitRoiAxis(num_rois, name="mrcnn_bbox_rois")(x)
+    # Reshape to [batch, num_rois, NUM_CLASSES, (dy, dx, log(dh), log(dw))]
+    mrcnn_bbox = layers.Reshape((num_rois, num_classes, 4), name="mrcnn_bbox")(x)
+
+    return mrcnn_class_logits, mrcnn_probs, mrcnn_bbox
+
+
+def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size, num_classes, train_bn=True):
+    """Builds the computation graph of the mask head of Feature Pyramid Network.
+
+    rois: [batch, num_rois, (y1, x1, y2, x2)] Proposal boxes in normalized
+          coordinates.
+    feature_maps: List of feature maps from different layers of the pyramid,
+                  [P2, P3, P4, P5]. Each has a different resolution.
+    image_meta: [batch, (meta data)] Image details. See compose_image_meta()
+    pool_size: The width of the square feature map generated from ROI Pooling.
+    num_classes: number of classes, which determines the depth of the results
+    train_bn: Boolean. Train or freeze Batch Norm layers
+
+    Returns: mask logits, float32
+        [batch, num_rois, MASK_POOL_SIZE * 2, MASK_POOL_SIZE * 2, NUM_CLASSES];
+        apply a sigmoid for probabilities.
+    """
+    num_rois = rois.shape[1]
+    # ROI Pooling
+    # Shape: [batch, num_rois, MASK_POOL_SIZE, MASK_POOL_SIZE, channels]
+    x = PyramidROIAlign([pool_size, pool_size], name="roi_align_mask")(
+        [rois, image_meta] + list(feature_maps))
+    x = MergeRoiAxis(name="mrcnn_mask_merge_rois")(x)
+
+    # Conv layers
+    for i in range(1, 5):
+        x = layers.Conv2D(256, (3, 3), padding="same", name=f"mrcnn_mask_conv{i}")(x)
+        x = BatchNorm(name=f"mrcnn_mask_bn{i}", train_statistics=train_bn)(x)
+        x = layers.Activation("relu")(x)
+
+    x = layers.Conv2DTranspose(256, (2, 2), strides=2, activation="relu",
+                               name="mrcnn_mask_deconv")(x)
+    # matterport put the sigmoid inside this layer; keeping the logits lets
+    # the loss use the numerically stable cross-entropy. Same weights.
+    x = layers.Conv2D(num_classes, (1, 1), strides=1, activation="linear", name="mrcnn_mask")(x)
+    return SplitRoiAxis(num_rois, name="mrcnn_mask_logits")(x)

@@ -1,0 +1,116 @@
+"""Proposal layer: RPN scores and deltas -> non-overlapping proposals."""
+import keras
+import tensorflow as tf
+
+from mrcnn.modeling.anchors import get_anchors, pyramid_anchors_graph
+from mrcnn.modeling.box_ops import apply_box_deltas_graph
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class ProposalLayer(keras.layers.Layer):
+    """Receives anchor scores and selects a subset to pass as proposals
+    to the second stage. Filtering is done based on anchor scores and
+    non-max suppression to remove overlaps. It also applies bounding
+    box refinement deltas to anchors.
+
+    Inputs:
+        rpn_probs: float32 [batch, num_anchors, (bg prob, fg prob)]
+        rpn_bbox: float32 [batch, num_anchors, (dy, dx, log(dh), log(dw))]
+        image: float32 [batch, H, W, C], the molded input; only its shape is
+            used, to get the anchors (a cached constant when H and W are
+            static, computed in the graph otherwise).
+
+    Returns:
+        Proposals in normalized coordinates [batch, rois, (y1, x1, y2, x2)],
+        zero-padded when fewer than `proposal_count` survive.
+    """
+
+    def __init__(self, proposal_count, nms_threshold, rpn_bbox_std_dev, pre_nms_limit,
+                 anchor_config, **kwargs):
+        super().__init__(**kwargs)
+        self.proposal_count = int(proposal_count)
+        self.nms_threshold = float(nms_threshold)
+        self.rpn_bbox_std_dev = [float(v) for v in rpn_bbox_std_dev]
+        self.pre_nms_limit = int(pre_nms_limit)
+        # The anchor settings: scales, ratios, strides, anchor stride.
+        self.anchor_config = dict(anchor_config)
+
+    def _anchors(self, image):
+        cfg = _AnchorSettings(self.anchor_config)
+        h, w = image.shape[1], image.shape[2]
+        if h is not None and w is not None:
+            return tf.constant(get_anchors(cfg, (h, w)), tf.float32)
+        return pyramid_anchors_graph(cfg, tf.shape(image)[1:3])
+
+    def call(self, inputs):
+        rpn_probs, rpn_bbox, image = inputs
+        anchors = self._anchors(image)
+        # Box Scores. Use the foreground class confidence. [Batch, num_rois]
+        scores = rpn_probs[:, :, 1]
+        # Box deltas [batch, num_rois, 4]
+        deltas = rpn_bbox * tf.constant(self.rpn_bbox_std_dev, tf.float32)
+
+        # Improve performance by trimming to top anchors by score
+        # and doing the rest on the smaller subset.
+        pre_nms_limit = tf.minimum(self.pre_nms_limit, tf.shape(anchors)[0])
+        scores, ix = tf.math.top_k(scores, pre_nms_limit, sorted=True, name="top_anchors")
+        deltas = tf.gather(deltas, ix, batch_dims=1)
+        pre_nms_anchors = tf.gather(anchors, ix)
+
+        # Apply deltas to anchors to get refined anchors, clipped to the
+        # image (normalized window 0..1).
+        boxes = apply_box_deltas_graph(pre_nms_anchors, deltas)
+        boxes = tf.clip_by_value(boxes, 0.0, 1.0)
+
+        def nms(args):
+            image_boxes, image_scores = args
+            indices = tf.image.non_max_suppression(
+                image_boxes, image_scores, self.proposal_count, self.nms_threshold,
+                name="rpn_non_max_suppression")
+            proposals = tf.gather(image_boxes, indices)
+            # Pad if needed
+            padding = tf.maximum(self.proposal_count - tf.shape(proposals)[0], 0)
+            return tf.pad(proposals, [(0, padding), (0, 0)])
+
+        proposals = tf.map_fn(
+            nms, (boxes, scores),
+            fn_output_signature=tf.TensorSpec([self.proposal_count, 4], tf.float32))
+        return proposals
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.proposal_count, 4)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "proposal_count": self.proposal_count,
+            "nms_threshold": self.nms_threshold,
+            "rpn_bbox_std_dev": self.rpn_bbox_std_dev,
+            "pre_nms_limit": self.pre_nms_limit,
+            "anchor_config": self.anchor_config,
+        })
+        return config
+
+
+def anchor_settings(config):
+    """The part of a Config that defines anchors, as plain serialisable values."""
+    return {
+        "RPN_ANCHOR_SCALES": [float(s) for s in config.RPN_ANCHOR_SCALES],
+        "RPN_ANCHOR_RATIOS": [float(r) for r in config.RPN_ANCHOR_RATIOS],
+        "BACKBONE_STRIDES": [int(s) for s in config.BACKBONE_STRIDES],
+        "RPN_ANCHOR_STRIDE": int(config.RPN_ANCHOR_STRIDE),
+        "BACKBONE": config.BACKBONE if isinstance(config.BACKBONE, str) else "resnet101",
+    }
+
+
+class _AnchorSettings:
+    """A stand-in Config carrying only the anchor fields (for get_anchors)."""
+
+    COMPUTE_BACKBONE_SHAPE = None
+
+    def __init__(self, values):
+        for key, value in values.items():
+            setattr(self, key, value)
+        self.RPN_ANCHOR_SCALES = tuple(self.RPN_ANCHOR_SCALES)
+        self.RPN_ANCHOR_RATIOS = tuple(self.RPN_ANCHOR_RATIOS)
+        self.BACKBONE_STRIDES = tuple(self.BACKBONE_STRIDES)

@@ -1,0 +1,82 @@
+"""The Keras model that owns the Mask R-CNN training step.
+
+Losses are computed in `train_step`/`test_step` from the graph's outputs, so
+`fit()` and `evaluate()` report the five losses (and `val_*` versions), and
+stock Keras callbacks work unchanged.
+"""
+import keras
+import tensorflow as tf
+
+from mrcnn.modeling import losses as L
+
+LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
+              "mrcnn_bbox_loss", "mrcnn_mask_loss")
+
+
+def compute_losses(inputs, outputs):
+    """The five losses of one batch, unweighted.
+
+    inputs: the batch dict of DataGenerator; outputs: the training graph's
+    output dict. Returns {loss name: float32 scalar}.
+    """
+    active_class_ids = inputs["input_image_meta"][:, 12:]
+    return {
+        "rpn_class_loss": L.rpn_class_loss_graph(
+            inputs["input_rpn_match"], outputs["rpn_class_logits"]),
+        "rpn_bbox_loss": L.rpn_bbox_loss_graph(
+            inputs["input_rpn_bbox"], inputs["input_rpn_match"], outputs["rpn_bbox"]),
+        "mrcnn_class_loss": L.mrcnn_class_loss_graph(
+            outputs["target_class_ids"], outputs["mrcnn_class_logits"], active_class_ids),
+        "mrcnn_bbox_loss": L.mrcnn_bbox_loss_graph(
+            outputs["target_bbox"], outputs["target_class_ids"], outputs["mrcnn_bbox"]),
+        "mrcnn_mask_loss": L.mrcnn_mask_loss_graph(
+            outputs["target_mask"], outputs["target_class_ids"], outputs["mrcnn_mask_logits"]),
+    }
+
+
+class MaskRCNNTrainingModel(keras.Model):
+    """Functional Mask R-CNN training graph with its own train/test steps.
+
+    Build it as `MaskRCNNTrainingModel(inputs=..., outputs=..., loss_weights=...,
+    weight_decay=...)`. Reported metrics: loss (the optimised total), the five
+    losses (unweighted, as matterport logged them) and l2_loss.
+    """
+
+    def __init__(self, *args, loss_weights=None, weight_decay=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_weights_by_name = dict(loss_weights or {name: 1.0 for name in LOSS_NAMES})
+        self.weight_decay = float(weight_decay)
+        self.trackers = {name: keras.metrics.Mean(name=name)
+                         for name in ("loss",) + LOSS_NAMES + ("l2_loss",)}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def _batch_losses(self, data, training):
+        inputs = data[0] if isinstance(data, (tuple, list)) else data
+        outputs = self(inputs, training=training)
+        losses = compute_losses(inputs, outputs)
+        total = tf.add_n([losses[name] * self.loss_weights_by_name.get(name, 1.0)
+                          for name in LOSS_NAMES])
+        l2 = L.weight_decay_loss(self.trainable_weights, self.weight_decay)
+        losses["l2_loss"] = l2
+        losses["loss"] = total + l2
+        return losses
+
+    def _update(self, losses):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(losses[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            losses = self._batch_losses(data, training=True)
+        variables = self.trainable_variables
+        gradients = tape.gradient(losses["loss"], variables)
+        self.optimizer.apply_gradients(
+            [(g, v) for g, v in zip(gradients, variables) if g is not None])
+        return self._update(losses)
+
+    def test_step(self, data):
+        return self._update(self._batch_losses(data, training=False))
