@@ -1,0 +1,261 @@
+"""Augmentation of an image and its instance masks together.
+
+`augment(image, masks, class_ids, augmentation)` accepts
+
+- an **albumentations** transform or `Compose` (the default library:
+  maintained, fast, mask-aware). Masks go in as the "masks" target, one
+  per instance; albumentations moves them with every geometric transform
+  (nearest-neighbour) and leaves them alone for pixel-level ones
+  (brightness, blur, ...).
+- an **imgaug** augmenter (matterport compatibility:
+  ``augmentation=iaa.Fliplr(0.5)``), when imgaug is installed:
+  ``pip install mrcnn[imgaug]`` (imgaug 0.4.0). imgaug 0.4.0 does not import
+  on NumPy 2 (it reads ``np.sctypes`` and ``np.complex``, removed in NumPy 2);
+  `import_imgaug()` defines the missing aliases on the numpy module before
+  importing it, only those that are missing. Known to fail on NumPy 2 even
+  then: ``ElasticTransformation`` (in OpenCV).
+
+Which augmenters change the masks is decided by the library, not by a list
+here: imgaug gets the masks as a `SegmentationMapsOnImage` (one channel per
+instance) and every imgaug augmenter defines what it does to segmentation
+maps: geometric ones (Fliplr, Affine, Rot90, Crop, PerspectiveTransform, ...)
+move them, pixel-only ones (Multiply, GaussianBlur, Dropout, ...) leave them
+unchanged. matterport instead ran a whitelist of augmenter names over the
+masks and silently left masks unaugmented for any augmenter not on it
+(Rot90, Crop, Resize, ...), so masks and image drifted apart.
+
+Instances whose mask is empty after augmentation (moved out of the image,
+cropped away) are dropped and counted in `AUGMENTATION_STATS`; the caller
+recomputes boxes from the returned masks (`mrcnn.boxes.extract_bboxes`).
+"""
+import os
+import threading
+
+import numpy as np
+
+# albumentations checks for a newer version online at every import.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+# imgaug works in chunks of instances: it holds segmentation maps as int32,
+# so 100 masks of 1024x1024 at once would take 400 MB.
+_IMGAUG_CHUNK = 16
+
+
+class AugmentationStats:
+    """Thread-safe counters of what augmentation did (the input pipeline
+    augments in parallel threads). Read `images`, `instances`,
+    `dropped_instances`, `images_with_drops`, `images_emptied`."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self._lock:
+            self.images = 0
+            self.instances = 0
+            self.dropped_instances = 0
+            self.images_with_drops = 0
+            self.images_emptied = 0
+
+    def record(self, instances, dropped):
+        """Count one augmented image with `instances` masks of which `dropped` vanished."""
+        with self._lock:
+            self.images += 1
+            self.instances += instances
+            self.dropped_instances += dropped
+            self.images_with_drops += int(dropped > 0)
+            self.images_emptied += int(dropped > 0 and dropped == instances)
+
+    def as_dict(self):
+        with self._lock:
+            return {"images": self.images, "instances": self.instances,
+                    "dropped_instances": self.dropped_instances,
+                    "images_with_drops": self.images_with_drops,
+                    "images_emptied": self.images_emptied}
+
+    def summary(self):
+        """One line for the end of an epoch, e.g. "augmentation: 12 of 5400
+        instances vanished (0.22%) in 10 of 1000 images; 2 images lost all"."""
+        s = self.as_dict()
+        if not s["dropped_instances"]:
+            return (f"augmentation: {s['images']} images, {s['instances']} instances, "
+                    "none vanished")
+        share = 100.0 * s["dropped_instances"] / max(s["instances"], 1)
+        text = (f"augmentation: {s['dropped_instances']} of {s['instances']} instances vanished "
+                f"({share:.2f}%) in {s['images_with_drops']} of {s['images']} images")
+        if s["images_emptied"]:
+            text += f"; {s['images_emptied']} images lost all their instances"
+        return text
+
+
+AUGMENTATION_STATS = AugmentationStats()
+
+
+def _numpy2_aliases():
+    # What imgaug 0.4.0 reads from numpy at import or call time and NumPy 2
+    # (or 1.24+) removed. Defined only where missing, so nothing is changed
+    # on a NumPy that still has them.
+    aliases = {
+        "sctypes": {
+            "int": [np.int8, np.int16, np.int32, np.int64],
+            "uint": [np.uint8, np.uint16, np.uint32, np.uint64],
+            "float": [np.float16, np.float32, np.float64, np.longdouble],
+            "complex": [np.complex64, np.complex128, np.clongdouble],
+            "others": [bool, object, bytes, str, np.void]},
+        "bool": bool,
+        "complex": complex,
+    }
+    for name, value in aliases.items():
+        if not hasattr(np, name):
+            setattr(np, name, value)
+
+
+def import_imgaug():
+    """Import imgaug 0.4 on NumPy 2 and return its `augmenters` module.
+
+    Raises ImportError with the install command when imgaug is missing.
+    """
+    _numpy2_aliases()
+    try:
+        import imgaug.augmenters as iaa
+    except ImportError as e:
+        raise ImportError("imgaug augmentation needs imgaug: pip install 'imgaug==0.4.0' "
+                          "(or pip install mrcnn[imgaug]); albumentations needs nothing extra"
+                          ) from e
+    return iaa
+
+
+def _from_library(obj, library):
+    return any(c.__module__.split(".")[0] == library for c in type(obj).__mro__)
+
+
+def is_imgaug_augmenter(obj):
+    """True for an imgaug augmenter (without importing imgaug)."""
+    return _from_library(obj, "imgaug")
+
+
+def is_albumentations_transform(obj):
+    """True for an albumentations transform or Compose."""
+    return _from_library(obj, "albumentations")
+
+
+def augment(image, masks, class_ids, augmentation, stats=AUGMENTATION_STATS):
+    """Augment an image and its instance masks with the same transform.
+
+    image: uint8 [H, W, 3].
+    masks: bool [H, W, N], one mask per instance.
+    class_ids: int32 [N].
+    augmentation: an albumentations transform/Compose, an imgaug augmenter,
+        or None (nothing changes).
+    stats: the counters to update (default the module's AUGMENTATION_STATS;
+        None to count nothing).
+
+    Returns: (image uint8 [H', W', 3], masks bool [H', W', M],
+    class_ids int32 [M], dropped) where M = N - dropped: instances whose mask
+    is empty after augmentation are removed. The size stays the same unless
+    the augmentation crops or resizes.
+    """
+    image = np.asarray(image)
+    masks = np.asarray(masks, dtype=bool)
+    class_ids = np.asarray(class_ids, dtype=np.int32)
+    if masks.ndim != 3 or masks.shape[:2] != image.shape[:2] or masks.shape[-1] != len(class_ids):
+        raise ValueError(f"augment: masks {masks.shape} do not fit image {image.shape} and "
+                         f"{len(class_ids)} class ids; expected masks [H, W, N] and N class ids")
+    if augmentation is None:
+        return image, masks, class_ids, 0
+    if is_albumentations_transform(augmentation):
+        out_image, out_masks = _augment_albumentations(image, masks, augmentation)
+    elif is_imgaug_augmenter(augmentation):
+        out_image, out_masks = _augment_imgaug(image, masks, augmentation)
+    else:
+        raise TypeError("augmentation must be an albumentations transform/Compose or an imgaug "
+                        f"augmenter, got {type(augmentation).__name__}")
+    keep = out_masks.any(axis=(0, 1))
+    dropped = int(len(keep) - keep.sum())
+    if stats is not None:
+        stats.record(len(keep), dropped)
+    return out_image, out_masks[..., keep], class_ids[keep], dropped
+
+
+def _augment_albumentations(image, masks, transform):
+    n = masks.shape[-1]
+    per_instance = [masks[..., i].astype(np.uint8) for i in range(n)]
+    try:
+        out = transform(image=image, masks=per_instance)
+    except (KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"The albumentations transform {type(transform).__name__} failed on an "
+                         f"image of {image.shape} with {n} masks: {e}") from e
+    out_image = out["image"]
+    height, width = out_image.shape[:2]
+    out_masks = np.asarray(out["masks"]).reshape(n, height, width)
+    return out_image, np.moveaxis(out_masks, 0, -1) > 0
+
+
+def _augment_imgaug(image, masks, augmenter):
+    import_imgaug()
+    from imgaug.augmentables.segmaps import SegmentationMapsOnImage
+
+    # A deterministic copy applies the very same random draw to every call:
+    # to the image, then to each chunk of masks.
+    det = augmenter.to_deterministic()
+    out_image = det.augment_image(image)
+    n = masks.shape[-1]
+    chunks = []
+    for start in range(0, n, _IMGAUG_CHUNK):
+        segmap = SegmentationMapsOnImage(masks[..., start:start + _IMGAUG_CHUNK], shape=image.shape)
+        chunks.append(det.augment_segmentation_maps(segmap).get_arr())
+    if not chunks:
+        return out_image, np.zeros(out_image.shape[:2] + (0,), dtype=bool)
+    out_masks = np.concatenate(chunks, axis=-1) > 0
+    if out_masks.shape[:2] != out_image.shape[:2]:
+        raise ValueError(f"imgaug gave masks of size {out_masks.shape[:2]} for an image of "
+                         f"{out_image.shape[:2]}; this augmenter cannot be used with masks")
+    return out_image, out_masks
+
+
+def default_augmentation(config=None):
+    """The preset behind ``Config.AUGMENTATION = "default"``: an albumentations
+    Compose that keeps the image size.
+
+    - horizontal flip, p = 0.5
+    - scale jitter 0.8-1.25 around the centre (zoom in and out equally
+      likely), borders filled with 0 like the resize padding, p = 0.5
+    - brightness and contrast +-20 %, p = 0.5
+
+    config: reserved for presets that depend on settings; unused now.
+    """
+    import albumentations as A
+
+    return A.Compose([
+        A.HorizontalFlip(p=0.5),
+        A.Affine(scale=(0.8, 1.25), keep_ratio=True, balanced_scale=True,
+                 fill=0, fill_mask=0, p=0.5),
+        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),
+    ])
+
+
+PRESETS = {"default": default_augmentation}
+
+
+def augmentation_from_config(config):
+    """The augmentation that ``config.AUGMENTATION`` asks for.
+
+    None, False, "none" or "" -> None; "default" -> `default_augmentation`;
+    an albumentations transform or imgaug augmenter is returned as it is.
+    """
+    value = getattr(config, "AUGMENTATION", None)
+    if value is None or value is False:
+        return None
+    if isinstance(value, str):
+        name = value.strip().lower()
+        if name in ("", "none", "off"):
+            return None
+        if name in PRESETS:
+            return PRESETS[name](config)
+        raise ValueError(f"Config.AUGMENTATION = {value!r} is not a preset; use None, "
+                         f"{', '.join(repr(p) for p in PRESETS)}, or an albumentations/imgaug object")
+    if is_albumentations_transform(value) or is_imgaug_augmenter(value):
+        return value
+    raise TypeError("Config.AUGMENTATION must be None, a preset name or an albumentations/imgaug "
+                    f"object, got {type(value).__name__}")
