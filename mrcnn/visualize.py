@@ -560,6 +560,33 @@ def draw_instances(image, r, class_names, colors=None, show_mask=True, show_bbox
     return np.asarray(canvas)
 
 
+def side_by_side(images, titles=None, gap=4):
+    """Place images next to each other on a white background, optionally
+    with a title above each (e.g. "ground truth" | "prediction").
+
+    images: list of uint8 [H_i, W_i, 3]. Returns: uint8 [H, sum W_i + gaps, 3].
+    """
+    from PIL import Image, ImageDraw
+
+    band = 12 if titles else 0
+    height = max(im.shape[0] for im in images) + band
+    width = sum(im.shape[1] for im in images) + gap * (len(images) - 1)
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    x = 0
+    for im in images:
+        canvas[band:band + im.shape[0], x:x + im.shape[1]] = im
+        x += im.shape[1] + gap
+    if titles:
+        pil = Image.fromarray(canvas)
+        draw = ImageDraw.Draw(pil)
+        x = 0
+        for im, title in zip(images, titles):
+            draw.text((x + 2, 0), str(title), fill=(0, 0, 0))
+            x += im.shape[1] + gap
+        canvas = np.asarray(pil)
+    return canvas
+
+
 def color_splash(image, masks):
     """Colour where the masks are, greyscale elsewhere (matterport's balloon
     splash).
