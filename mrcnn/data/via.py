@@ -150,10 +150,10 @@ class VIADataset(AnnotatedDataset):
             declared = [(None, name) for name in options_] if options_ else None
 
         for key, entry in metadata.items():
-            self._add_via_image(builder, file, image_dir, key, entry, attribute, declared)
+            self._add_via_image(builder, file, image_dir, key, entry, attribute, declared, default_class)
         return builder.finish(declared)
 
-    def _add_via_image(self, builder, file, image_dir, key, entry, attribute, declared):
+    def _add_via_image(self, builder, file, image_dir, key, entry, attribute, declared, default_class):
         filename = entry.get("filename") if isinstance(entry, dict) else None
         if not filename:
             builder.skip("invalid_annotation", file, key, "an entry without 'filename'; skipped")
