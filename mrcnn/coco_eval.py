@@ -74,18 +74,12 @@ def crowd_regions(dataset, image_id):
 
 
 def _crowd_rle(region, height, width):
-    # Readers keep COCO's segmentation as written: polygons, uncompressed RLE
-    # (counts as a list) or compressed RLE (counts as str or bytes).
-    seg = region["segmentation"]
-    if isinstance(seg, list):
-        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
-    elif isinstance(seg.get("counts"), list):
-        rle = mask_utils.frPyObjects(seg, height, width)
-    else:
-        rle = dict(seg)
-    if isinstance(rle["counts"], bytes):
-        rle["counts"] = rle["counts"].decode("ascii")
-    return rle
+    # Readers keep COCO's segmentation as written (polygons, uncompressed or
+    # compressed RLE); drawing it the way the readers draw masks, then
+    # encoding, checks its size against the image too.
+    from mrcnn.data.rasterize import coco_segmentation_mask
+
+    return encode_mask(coco_segmentation_mask(region["segmentation"], height, width))
 
 
 def build_coco_gt(dataset, image_ids=None, limit=None, stats=None):
