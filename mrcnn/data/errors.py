@@ -31,3 +31,11 @@ class FormatError(DatasetError):
 
     def __init__(self, message, file=None):
         super().__init__(message, kind="unknown_format", file=file)
+
+
+class OptionError(DatasetError, TypeError):
+    """An option that the chosen reader does not take (a TypeError too, as
+    for any wrong keyword argument)."""
+
+    def __init__(self, message):
+        super().__init__(message, kind="invalid_annotation")

@@ -14,7 +14,7 @@ import os
 
 from mrcnn.data.builder import DatasetBuilder
 from mrcnn.data.coco import COCODataset, is_coco
-from mrcnn.data.errors import DatasetError, FormatError
+from mrcnn.data.errors import DatasetError, FormatError, OptionError
 from mrcnn.data.jsonfile import load_json
 from mrcnn.data.labelme import LabelMeDataset, find_labelme_files, is_labelme
 from mrcnn.data.mask_folders import MaskFoldersDataset, find_mask_folders_root
@@ -89,7 +89,7 @@ def _detect_file(path, quiet=False):
                       f"Pass format=... ({', '.join(FORMATS)}).", file=path)
 
 
-def _annotation_path(fmt, path):
+def annotation_file_of(fmt, path):
     """The file a loader wants when it was given a folder."""
     if os.path.isdir(path) and fmt in ("coco", "via", "openimages"):
         names = sorted(os.listdir(path))
@@ -101,6 +101,14 @@ def _annotation_path(fmt, path):
     return path
 
 
+def format_name(dataset):
+    """The format name of a reader's Dataset ("via", "coco", ...), else its class name."""
+    for name, (cls, _) in FORMATS.items():
+        if isinstance(dataset, cls):
+            return name
+    return type(dataset).__name__
+
+
 def dataset_class(format):
     """The Dataset class of a format name (for subclassing and `dataset_class=`)."""
     name = ALIASES.get(str(format).lower(), str(format).lower())
@@ -109,7 +117,8 @@ def dataset_class(format):
     return FORMATS[name][0]
 
 
-def read_dataset(path, image_dir=None, format=None, dataset_class=None, prepare=True, **options):
+def read_dataset(path, image_dir=None, format=None, dataset_class=None, prepare=True,
+                 require_images=True, **options):
     """Read an annotated dataset in any supported format.
 
     path: an annotation file (COCO/VIA/LabelMe JSON, Open Images CSV) or a
@@ -120,6 +129,8 @@ def read_dataset(path, image_dir=None, format=None, dataset_class=None, prepare=
     dataset_class: your subclass of the format's class, to get your
         overrides (load_mask, image_reference ...).
     prepare: call `prepare()` (default True).
+    require_images: raise when not one image could be read (default True;
+        `validate` turns it off to report why).
     options: the reader's own options (VIA: class_attribute, default_class;
         masks: class_name, class_pattern; VOC: split, class_names; Open
         Images: class_descriptions, mask_dir, classes) and the common ones:
@@ -148,10 +159,10 @@ def read_dataset(path, image_dir=None, format=None, dataset_class=None, prepare=
         options["image_dir"] = image_dir
     if data is not None:
         options["data"] = data
-    loader(_annotation_path(name, path), **options)
+    loader(annotation_file_of(name, path), **options)
     if prepare:
         dataset.prepare()
-    if not dataset.image_info:
+    if require_images and not dataset.image_info:
         lines = "; ".join(dataset.problems.summary_lines()) or "no images listed"
         raise DatasetError(f"{path}: no image could be read ({lines}). Check image_dir, or pass "
                            f"missing_images='keep' to read the annotations without pixels.",
@@ -164,7 +175,7 @@ def _check_options(loader, name, options):
     accepted |= set(inspect.signature(DatasetBuilder).parameters) & set(BUILDER_OPTIONS)
     unknown = sorted(set(options) - accepted)
     if unknown:
-        raise TypeError(f"read_dataset: option(s) {unknown} do not apply to {name}; "
+        raise OptionError(f"read_dataset: option(s) {unknown} do not apply to {name}; "
                         f"accepted: {sorted(accepted - {'annotation_file', 'folder', 'root', 'masks_csv'})}")
 
 
