@@ -104,15 +104,16 @@ class DatasetBuilder:
         return self.missing_images == "keep"
 
     def size_of(self, path, file, annotation):
-        """(height, width) from the image header, or (None, None) when the
-        image is absent or unreadable (counted)."""
+        """(height, width) from the image header; (None, None) when the image
+        is absent (and kept); None when it is unreadable (counted): the
+        reader then skips the image."""
         if path is None or not os.path.isfile(path):
             return None, None
         try:
             return image_size(path)
         except DatasetError as e:
-            self.problems.add("unreadable_image", file, annotation, str(e))
-            return None, None
+            self.problems.add("unreadable_image", file, annotation, f"{e}; the image is skipped")
+            return None
 
     def check_shape(self, shape, height, width, file, annotation):
         """Returns the shape, or None when it is degenerate (counted). Points

@@ -152,7 +152,11 @@ class COCODataset(AnnotatedDataset):
                 continue
             height, width = entry.get("height"), entry.get("width")
             if not height or not width:
-                height, width = builder.size_of(path, file, ref)
+                size = builder.size_of(path, file, ref)
+                if size is None:
+                    images[image_id] = None
+                    continue
+                height, width = size
             images[image_id] = {"path": path, "height": height, "width": width,
                                 "file_name": file_name, "instances": [], "crowd": []}
         return images

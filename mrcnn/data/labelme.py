@@ -104,7 +104,10 @@ class LabelMeDataset(AnnotatedDataset):
             if embedded:
                 height, width = decode_base64_image(data["imageData"], file).shape[:2]
             else:
-                height, width = builder.size_of(image_path, file, data.get("imagePath"))
+                size = builder.size_of(image_path, file, data.get("imagePath"))
+                if size is None:
+                    return
+                height, width = size
         groups, instances = {}, []
         for index, raw in enumerate(data["shapes"]):
             ref = f"shape {index} ({raw.get('label')!r})"

@@ -78,9 +78,10 @@ class MaskFoldersDataset(AnnotatedDataset):
                              f"{len(images)} image files in images/; one is expected")
                 continue
             image_path = os.path.join(folder, "images", images[0])
-            height, width = builder.size_of(image_path, folder, images[0])
-            if height is None:
+            size = builder.size_of(image_path, folder, images[0])
+            if size is None:
                 continue
+            height, width = size
             instances = []
             for mask_name in _files(os.path.join(folder, "masks"), IMAGE_EXTENSIONS):
                 label = single

@@ -97,7 +97,10 @@ class OpenImagesDataset(AnnotatedDataset):
             image_path = self._openimages_image(image_dir, image_id, file)
             if not builder.image_present(image_path, file, f"image {image_id}"):
                 continue
-            height, width = builder.size_of(image_path, file, f"image {image_id}")
+            size = builder.size_of(image_path, file, f"image {image_id}")
+            if size is None:
+                continue
+            height, width = size
             instances = []
             for line, row in image_rows:
                 ref = f"line {line} ({row['MaskPath']})"

@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 # skipped or suspicious; "info": worth knowing, nothing wrong.
 SEVERITY = {
     "unsafe_path": "error",
+    "unknown_format": "error",
     "missing_image": "error",
     "unreadable_image": "error",
     "size_mismatch": "error",
@@ -39,6 +40,7 @@ SEVERITY = {
 
 DESCRIPTION = {
     "unsafe_path": "image paths outside the dataset folder (refused)",
+    "unknown_format": "files that are not a dataset of a known format",
     "missing_image": "missing image files",
     "unreadable_image": "unreadable image files",
     "size_mismatch": "annotation size differs from the image size",

@@ -163,7 +163,10 @@ class VIADataset(AnnotatedDataset):
         path = safe_join(image_dir, filename, file=file, annotation=key)
         if not builder.image_present(path, file, filename):
             return
-        height, width = builder.size_of(path, file, filename)
+        size = builder.size_of(path, file, filename)
+        if size is None:
+            return
+        height, width = size
         instances = []
         for index, region in enumerate(region_list(entry.get("regions"))):
             ref = f"{filename} region {index}"

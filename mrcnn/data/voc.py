@@ -93,7 +93,10 @@ class VOCDataset(AnnotatedDataset):
                 builder.skip("invalid_annotation", root, name,
                              "SegmentationObject or SegmentationClass PNG is missing; skipped")
                 continue
-            height, width = builder.size_of(image_path, root, name)
+            size = builder.size_of(image_path, root, name)
+            if size is None:
+                continue
+            height, width = size
             builder.add_image(name, image_path, height, width, instances=None, file=object_png,
                               object_png=object_png, class_png=class_png)
         builder.finish([(None, n) for n in class_names], instances_known=False)
