@@ -14,14 +14,13 @@ The equivalent of detectron2's
 `read_coco(json_file, image_root)`.
 """
 import json
-import os
 
 
 
 from mrcnn.data.annotated import AnnotatedDataset
 from mrcnn.data.builder import DatasetBuilder
 from mrcnn.data.errors import FormatError
-from mrcnn.data.jsonfile import load_json
+from mrcnn.data.jsonfile import annotation_json
 from mrcnn.data.paths import safe_join
 from mrcnn.data.rasterize import polygon_area
 
@@ -98,17 +97,10 @@ class COCODataset(AnnotatedDataset):
             names or ids.
         Returns: the number of images added.
         """
-        if isinstance(annotation_file, dict):
-            data, file = annotation_file, "<COCO dict>"
-            if image_dir is None:
-                raise ValueError("image_dir is required when the COCO file is given as a dict")
-        else:
-            file = str(annotation_file)
-            data = load_json(file) if data is None else data
+        data, file, image_dir = annotation_json(annotation_file, image_dir, data, "COCO")
         if not is_coco(data):
             raise FormatError(f"{file}: not a COCO instances file (no 'images' list with "
                               f"'annotations' or 'categories').", file=file)
-        image_dir = image_dir if image_dir is not None else os.path.dirname(os.path.abspath(file))
         builder = DatasetBuilder(self, source, file, **options)
         categories = self._coco_categories(builder, file, data.get("categories") or [])
         images = self._coco_images(builder, file, image_dir, data["images"])

@@ -35,3 +35,18 @@ def write_json(data, path, indent=None):
             os.unlink(tmp)
         raise
     return path
+
+
+def annotation_json(annotation_file, image_dir=None, data=None, kind="annotation"):
+    """An annotation file given as a path or as an already parsed dict.
+
+    Returns (parsed data, the name to use in messages, the image folder);
+    the image folder defaults to the file's folder and is required for a dict.
+    """
+    if isinstance(annotation_file, dict):
+        if image_dir is None:
+            raise ValueError(f"image_dir is required when the {kind} file is given as a dict")
+        return annotation_file, f"<{kind} dict>", image_dir
+    file = str(annotation_file)
+    data = load_json(file) if data is None else data
+    return data, file, image_dir if image_dir is not None else os.path.dirname(os.path.abspath(file))

@@ -8,12 +8,11 @@ ellipse; points are skipped and counted. The class comes from one region
 attribute (text, dropdown, radio, or a checkbox dict such as
 `{"name": {"gun": true}}`); a file without attributes has one class.
 """
-import os
 
 from mrcnn.data.annotated import AnnotatedDataset
 from mrcnn.data.builder import DatasetBuilder
 from mrcnn.data.errors import DatasetError, FormatError
-from mrcnn.data.jsonfile import load_json
+from mrcnn.data.jsonfile import annotation_json
 from mrcnn.data.paths import safe_join
 
 # Attribute names tried, in order, when a file has several and none is chosen.
@@ -132,14 +131,7 @@ class VIADataset(AnnotatedDataset):
             (see `DatasetBuilder`).
         Returns: the number of images added.
         """
-        if isinstance(annotation_file, dict):
-            data, file = annotation_file, "<VIA dict>"
-            if image_dir is None:
-                raise ValueError("image_dir is required when the VIA file is given as a dict")
-        else:
-            file = str(annotation_file)
-            data = load_json(file) if data is None else data
-        image_dir = image_dir if image_dir is not None else os.path.dirname(os.path.abspath(file))
+        data, file, image_dir = annotation_json(annotation_file, image_dir, data, "VIA")
         metadata, declared_attributes = via_metadata(data, file)
         attribute = class_attribute or choose_class_attribute(declared_attributes, metadata, file)
         builder = DatasetBuilder(self, source, file, **options)

@@ -1,7 +1,6 @@
 """validate: every problem kind from a deliberately broken file, named in
 the report with its file and annotation; statistics; exit codes."""
 import numpy as np
-import pytest
 from PIL import Image
 
 from data_fixtures import (coco_file, coco_polygon_ann, shared_data, via_polygon, via_project, via_region,
