@@ -77,6 +77,7 @@ class DatasetBuilder:
         self.problems = problem_log(dataset)
         self._images = []
         self._alias_names = {}
+        self._paths = {}
         self._image_ids = set(info["id"] for info in dataset.image_info if info["source"] == source)
         self._resolved = None
 
@@ -150,6 +151,12 @@ class DatasetBuilder:
                               "the image is listed twice; the later entry is skipped")
             return
         self._image_ids.add(image_id)
+        if path is not None:
+            first = self._paths.setdefault(os.path.normpath(path), image_id)
+            if first != image_id:
+                self.problems.add("duplicate_id", file or self.annotation_file, f"image {image_id}",
+                                  f"{path} is also annotated as image {first}; its labels would "
+                                  f"disagree - keep one entry")
         # None: the reader finds instances in load_mask (VOC)
         instances = None if instances is None else list(instances)
         self._images.append(dict(id=image_id, path=path, height=height, width=width,

@@ -80,3 +80,12 @@ def test_single_json_file_and_other_json_ignored(tmp_path):
     dataset = read_dataset(tmp_path / "annotations" / "one.json", image_dir=tmp_path)
     assert dataset.num_images == 1
     assert read_dataset(tmp_path, format="labelme").num_images == 1
+
+
+def test_two_files_for_one_image_are_duplicates(tmp_path):
+    _folder(tmp_path)
+    copy = (tmp_path / "annotations" / "one.json").read_text()
+    (tmp_path / "annotations" / "one_copy.json").write_text(copy)
+    dataset = read_dataset(tmp_path)
+    assert dataset.problems.count("duplicate_id") == 1
+    assert "one_copy.json" in str(dataset.problems.examples["duplicate_id"][0])

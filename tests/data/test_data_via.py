@@ -217,3 +217,14 @@ def test_subclass_keeps_overrides(tmp_path):
     manual.load_via(tmp_path / "via.json")
     manual.prepare()
     np.testing.assert_array_equal(manual.load_mask(0)[0], dataset.load_mask(0)[0])
+
+
+def test_via2_plain_export_of_gns(tmp_path):
+    folder = shared_data("gns")
+    project = json.loads((folder / "via_region_data.json").read_text())
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(project["_via_img_metadata"]))  # "Export Annotations (as json)"
+    dataset = read_dataset(path, image_dir=folder)
+    assert dataset.num_images == 80
+    assert sorted(dataset.class_names) == ["BG", "gun", "sword"]
+    assert sum(len(i["instances"]) for i in dataset.image_info) == 90

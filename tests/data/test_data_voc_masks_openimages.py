@@ -117,7 +117,7 @@ def test_mask_folders_class_pattern_and_size_mismatch(tmp_path):
     assert err.value.kind == "size_mismatch"
 
 
-def _pumpkins(tmp_path):
+def _pumpkins(tmp_path, descriptions_header=False):
     """The pumpkins sample layout: masks CSV, class descriptions, small masks."""
     rows = []
     for i, (image_id, size) in enumerate((("aa01", (60, 80)), ("bb02", (40, 40)), ("cc03", (50, 50)))):
@@ -135,7 +135,8 @@ def _pumpkins(tmp_path):
         writer = csv.writer(f)
         for mask, image, label in rows:
             writer.writerow([mask, image, label, "box", 0.1, 0.9, 0.1, 0.9, 0.8, ""])
-    (tmp_path / "class-descriptions-boxable.csv").write_text("/m/05zsy,Pumpkin\n/m/0cmf2,Airplane\n")
+    header = "LabelName,DisplayName\n" if descriptions_header else ""  # v7 files have one
+    (tmp_path / "class-descriptions-boxable.csv").write_text(header + "/m/05zsy,Pumpkin\n/m/0cmf2,Airplane\n")
     return tmp_path / "train-annotations-object-segmentation.csv", small
 
 
@@ -155,7 +156,7 @@ def test_openimages_pumpkins_only(tmp_path):
 
 
 def test_openimages_all_classes_and_missing_mask(tmp_path):
-    csv_path, _ = _pumpkins(tmp_path)
+    csv_path, _ = _pumpkins(tmp_path, descriptions_header=True)
     (tmp_path / "masks" / "cc03_m0cmf2_4.png").unlink()
     dataset = read_dataset(csv_path)
     assert dataset.class_names == ["BG", "Airplane", "Pumpkin"]
