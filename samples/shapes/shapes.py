@@ -1,0 +1,284 @@
+"""Synthetic shapes: squares, circles and triangles on plain backgrounds,
+generated on the fly (matterport's "train_shapes" example). The embedded
+default of the project: no download, trains from scratch on a CPU.
+
+    python samples/shapes/shapes.py train            # train from scratch
+    python samples/shapes/shapes.py evaluate         # mAP@0.5 on held-out images
+    python samples/shapes/shapes.py train --weights=last --epochs 12   # continue
+"""
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import skimage.draw
+
+ROOT_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+if ROOT_DIR not in sys.path:
+    sys.path.insert(0, ROOT_DIR)
+
+from mrcnn import utils  # noqa: E402
+from mrcnn.config import Config  # noqa: E402
+
+DEFAULT_LOGS_DIR = os.path.join(ROOT_DIR, "logs")
+
+
+class ShapesConfig(Config):
+    """Configuration for training on the toy shapes dataset.
+    Derives from the base Config class and overrides values specific
+    to the toy shapes dataset.
+    """
+    # Give the configuration a recognizable name
+    NAME = "shapes"
+
+    # Train on 1 GPU (or the CPU) and 2 images per batch.
+    GPU_COUNT = 1
+    IMAGES_PER_GPU = 2
+
+    # ResNet-50 keeps a from-scratch CPU run within minutes.
+    BACKBONE = "resnet50"
+
+    # Number of classes (including background)
+    NUM_CLASSES = 1 + 3  # background + 3 shapes
+
+    # Use small images for faster training. Set the limits of the small side
+    # the large side, and that determines the image shape.
+    IMAGE_MIN_DIM = 128
+    IMAGE_MAX_DIM = 128
+
+    # Use smaller anchors because our image and objects are small
+    RPN_ANCHOR_SCALES = (8, 16, 32, 64, 128)  # anchor side in pixels
+
+    # Reduce training ROIs per image because the images are small and have
+    # few objects. Aim to allow ROI sampling to pick 33% positive ROIs.
+    TRAIN_ROIS_PER_IMAGE = 32
+    POST_NMS_ROIS_TRAINING = 500
+    POST_NMS_ROIS_INFERENCE = 250
+    DETECTION_MAX_INSTANCES = 20
+
+    # Use a small epoch since the data is simple
+    STEPS_PER_EPOCH = 100
+
+    # use small validation steps since the epoch is small
+    VALIDATION_STEPS = 5
+
+    # Plain SGD at matterport's 0.001 learns too slowly from scratch in a CPU
+    # budget; the shapes are simple enough for a larger step.
+    LEARNING_RATE = 0.01
+
+
+class InferenceConfig(ShapesConfig):
+    IMAGES_PER_GPU = 1
+    DETECTION_MIN_CONFIDENCE = 0.7
+
+
+class ShapesDataset(utils.Dataset):
+    """Generates the shapes synthetic dataset. The dataset consists of simple
+    shapes (triangles, squares, circles) placed randomly on a blank surface.
+    The images are generated on the fly. No file access required.
+    """
+
+    def load_shapes(self, count, height, width, seed=None):
+        """Generate the requested number of synthetic images.
+        count: number of images to generate.
+        height, width: the size of the generated images.
+        seed: makes the images reproducible (e.g. a fixed held-out set).
+        """
+        rng = np.random.default_rng(seed)
+        # Add classes
+        self.add_class("shapes", 1, "square")
+        self.add_class("shapes", 2, "circle")
+        self.add_class("shapes", 3, "triangle")
+
+        # Add images
+        # Generate random specifications of images (i.e. color and
+        # list of shapes sizes and locations). This is more compact than
+        # actual images. Images are generated on the fly in load_image().
+        for i in range(count):
+            bg_color, shapes = self.random_image(height, width, rng)
+            self.add_image("shapes", image_id=i, path=None,
+                           width=width, height=height,
+                           bg_color=bg_color, shapes=shapes)
+
+    def load_image(self, image_id):
+        """Generate an image from the specs of the given image ID.
+
+        Returns: uint8 [height, width, 3].
+        """
+        info = self.image_info[image_id]
+        bg_color = np.array(info["bg_color"]).reshape([1, 1, 3])
+        image = np.ones([info["height"], info["width"], 3], dtype=np.uint8)
+        image = image * bg_color.astype(np.uint8)
+        for shape, color, dims in info["shapes"]:
+            rr, cc = self.draw_shape(shape, dims, image.shape[:2])
+            image[rr, cc] = color
+        return image
+
+    def image_reference(self, image_id):
+        """Return the shapes data of the image."""
+        info = self.image_info[image_id]
+        if info["source"] == "shapes":
+            return f"shapes image {image_id}: {[s for s, _, _ in info['shapes']]}"
+        return super().image_reference(image_id)
+
+    def load_mask(self, image_id):
+        """Generate instance masks for shapes of the given image ID.
+
+        Returns: bool [height, width, instances], int32 [instances].
+        """
+        info = self.image_info[image_id]
+        shapes = info["shapes"]
+        count = len(shapes)
+        mask = np.zeros([info["height"], info["width"], count], dtype=bool)
+        for i, (shape, _, dims) in enumerate(shapes):
+            rr, cc = self.draw_shape(shape, dims, mask.shape[:2])
+            mask[rr, cc, i] = True
+        # Handle occlusions: later shapes are drawn over earlier ones.
+        occlusion = np.logical_not(mask[:, :, -1]) if count else None
+        for i in range(count - 2, -1, -1):
+            mask[:, :, i] = mask[:, :, i] * occlusion
+            occlusion = np.logical_and(occlusion, np.logical_not(mask[:, :, i]))
+        # Map class names to class IDs.
+        class_ids = np.array([self.class_names.index(s[0]) for s in shapes], dtype=np.int32)
+        return mask, class_ids
+
+    @staticmethod
+    def draw_shape(shape, dims, image_shape):
+        """Pixel coordinates (rows, cols) of a filled shape."""
+        # Get the center x, y and the size s
+        x, y, s = dims
+        if shape == "square":
+            return skimage.draw.rectangle((y - s, x - s), (y + s, x + s), shape=image_shape)
+        if shape == "circle":
+            return skimage.draw.disk((y, x), s, shape=image_shape)
+        if shape == "triangle":
+            half = s / math.sin(math.radians(60))
+            rows = np.array([y - s, y + s, y + s])
+            cols = np.array([x, x - half, x + half])
+            return skimage.draw.polygon(rows, cols, shape=image_shape)
+        raise ValueError(f"Unknown shape {shape!r}")
+
+    @staticmethod
+    def random_shape(height, width, rng):
+        """Generates specifications of a random shape that lies within
+        the given height and width boundaries.
+        Returns a tuple of three values:
+        * The shape name (square, circle, ...)
+        * Shape color: a tuple of 3 values, RGB.
+        * Shape dimensions: A tuple of values that define the shape size
+                            and location. Differs per shape type.
+        """
+        # Shape
+        shape = ["square", "circle", "triangle"][int(rng.integers(0, 3))]
+        # Color
+        color = tuple(int(c) for c in rng.integers(0, 256, 3))
+        # Center x, y
+        buffer = 20
+        y = int(rng.integers(buffer, height - buffer))
+        x = int(rng.integers(buffer, width - buffer))
+        # Size
+        s = int(rng.integers(buffer, height // 4 + 1))
+        return shape, color, (x, y, s)
+
+    def random_image(self, height, width, rng):
+        """Creates random specifications of an image with multiple shapes.
+        Returns the background color of the image and a list of shape
+        specifications that can be used to draw the image.
+        """
+        # Pick random background color
+        bg_color = np.array([int(c) for c in rng.integers(0, 256, 3)])
+        # Generate a few random shapes and record their
+        # bounding boxes
+        shapes = []
+        boxes = []
+        N = int(rng.integers(1, 5))
+        for _ in range(N):
+            shape, color, dims = self.random_shape(height, width, rng)
+            shapes.append((shape, color, dims))
+            x, y, s = dims
+            boxes.append([y - s, x - s, y + s, x + s])
+        # Apply non-max suppression wit 0.3 threshold to avoid
+        # shapes covering each other
+        keep_ixs = utils.non_max_suppression(np.array(boxes), np.arange(N), 0.3)
+        shapes = [s for i, s in enumerate(shapes) if i in keep_ixs]
+        return bg_color.tolist(), shapes
+
+
+def make_datasets(config, train_count=500, val_count=50, seed=0):
+    """Train and validation datasets of generated images (disjoint seeds)."""
+    train = ShapesDataset()
+    train.load_shapes(train_count, config.IMAGE_SHAPE[0], config.IMAGE_SHAPE[1], seed=seed)
+    train.prepare()
+    val = ShapesDataset()
+    val.load_shapes(val_count, config.IMAGE_SHAPE[0], config.IMAGE_SHAPE[1], seed=seed + 1)
+    val.prepare()
+    return train, val
+
+
+def evaluate_map(model, dataset, config, limit=None, iou_threshold=0.5):
+    """mean AP@iou_threshold of `model` (inference mode) over `dataset`."""
+    from mrcnn import model as modellib
+
+    aps = []
+    image_ids = list(dataset.image_ids)[:limit] if limit else list(dataset.image_ids)
+    for image_id in image_ids:
+        image, _, gt_class_id, gt_bbox, gt_mask = modellib.load_image_gt(
+            dataset, config, image_id)
+        r = model.detect([image], verbose=0)[0]
+        ap, _, _, _ = utils.compute_ap(gt_bbox, gt_class_id, gt_mask, r["rois"],
+                                       r["class_ids"], r["scores"], r["masks"],
+                                       iou_threshold=iou_threshold)
+        aps.append(ap)
+    return float(np.mean(aps)) if aps else float("nan")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Train Mask R-CNN on synthetic shapes.")
+    parser.add_argument("command", choices=["train", "evaluate"])
+    parser.add_argument("--logs", default=DEFAULT_LOGS_DIR,
+                        help="Logs and checkpoints directory (default: logs/)")
+    parser.add_argument("--weights", default=None,
+                        help="none, last or a path (train default: none; evaluate: last)")
+    parser.add_argument("--epochs", type=int, default=6, help="Total epochs to reach")
+    parser.add_argument("--steps", type=int, default=None, help="Steps per epoch")
+    parser.add_argument("--limit", type=int, default=100, help="Images to evaluate")
+    args = parser.parse_args(argv)
+
+    from mrcnn import model as modellib
+
+    if args.command == "train":
+        config = ShapesConfig()
+        if args.steps:
+            config.STEPS_PER_EPOCH = args.steps
+        config.display()
+        model = modellib.MaskRCNN(mode="training", config=config, model_dir=args.logs)
+        weights = (args.weights or "none").lower()
+        if weights == "last":
+            model.load_weights(model.find_last(), by_name=True)
+        elif weights != "none":
+            model.load_weights(args.weights, by_name=True)
+        train, val = make_datasets(config)
+        start = time.time()
+        model.train(train, val, learning_rate=config.LEARNING_RATE,
+                    epochs=args.epochs, layers="all")
+        print(f"Trained to epoch {model.epoch} in {time.time() - start:.0f} s; "
+              f"checkpoints in {model.log_dir}")
+    else:
+        config = InferenceConfig()
+        model = modellib.MaskRCNN(mode="inference", config=config, model_dir=args.logs)
+        weights = args.weights if args.weights and args.weights != "last" else model.find_last()
+        print(f"Loading weights {weights}")
+        model.load_weights(weights, by_name=True)
+        held_out = ShapesDataset()
+        held_out.load_shapes(args.limit, config.IMAGE_SHAPE[0], config.IMAGE_SHAPE[1],
+                             seed=12345)
+        held_out.prepare()
+        score = evaluate_map(model, held_out, config)
+        print(f"mAP@0.5 over {len(held_out.image_ids)} held-out images: {score:.3f}")
+        return score
+
+
+if __name__ == "__main__":
+    main()

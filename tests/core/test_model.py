@@ -1,0 +1,131 @@
+"""The MaskRCNN model end to end on tiny images: names, training, checkpoints,
+TensorBoard, inference at the original size."""
+import glob
+import os
+
+import numpy as np
+import pytest
+from tiny import TinyConfig, tiny_dataset
+
+import mrcnn.model as modellib
+from mrcnn import utils
+
+MATTERPORT_NAMES = [
+    "conv1", "bn_conv1", "res2a_branch2a", "bn2a_branch2a", "res2a_branch1", "res3d_branch2c",
+    "res4f_branch2c", "res5c_branch2c", "fpn_c5p5", "fpn_c2p2", "fpn_p2", "fpn_p5",
+    "rpn_conv_shared", "rpn_class_raw", "rpn_bbox_pred", "mrcnn_class_conv1",
+    "mrcnn_class_bn1", "mrcnn_class_conv2", "mrcnn_class_bn2", "mrcnn_class_logits",
+    "mrcnn_bbox_fc", "mrcnn_mask_conv1", "mrcnn_mask_bn4", "mrcnn_mask_deconv", "mrcnn_mask"]
+
+
+class TinyInferenceConfig(TinyConfig):
+    IMAGES_PER_GPU = 2
+    IMAGE_RESIZE_MODE = "square"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained 2 epochs on data that includes negative images."""
+    logs = tmp_path_factory.mktemp("logs")
+    config = TinyConfig()
+    model = modellib.MaskRCNN("training", config, str(logs))
+    train = tiny_dataset(8, seed=0, empty_every=3)
+    val = tiny_dataset(4, seed=1, empty_every=2)
+    history = model.train(train, val, learning_rate=0.01, epochs=2, layers="all")
+    return model, history, str(logs)
+
+
+def test_layer_names_are_matterports():
+    model = modellib.MaskRCNN("training", TinyConfig(), "/tmp/unused-logs")
+    names = {layer.name for layer in model.keras_model.layers}
+    missing = [n for n in MATTERPORT_NAMES if n not in names]
+    assert not missing
+    # resnet50 has stage-4 blocks a..f only; resnet101 would have up to res4w.
+    assert "res4g_branch2a" not in names
+    # Anchors are constants, never weights.
+    assert not [w for w in model.keras_model.weights if "anchor" in w.path.lower()]
+
+
+def test_resnet101_has_22_identity_blocks_in_stage4():
+    config = TinyConfig()
+    config.BACKBONE = "resnet101"
+    model = modellib.MaskRCNN("inference", config, "/tmp/unused-logs")
+    names = {layer.name for layer in model.keras_model.layers}
+    assert "res4w_branch2c" in names and "res4x_branch2c" not in names
+
+
+def test_training_reports_losses_and_writes_checkpoints(trained):
+    model, history, logs = trained
+    for name in ("loss", "rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
+                 "mrcnn_bbox_loss", "mrcnn_mask_loss", "val_loss", "val_mrcnn_mask_loss"):
+        values = history.history[name]
+        assert len(values) == 2 and np.all(np.isfinite(values)), name
+    assert model.epoch == 2
+    checkpoints = sorted(os.path.basename(p) for p in glob.glob(os.path.join(model.log_dir, "*.h5")))
+    assert checkpoints == ["mask_rcnn_tiny_0001.h5", "mask_rcnn_tiny_0002.h5"]
+    assert model.find_last().endswith("mask_rcnn_tiny_0002.h5")
+
+
+def test_tensorboard_gets_losses_validation_losses_and_learning_rate(trained):
+    import tensorflow as tf
+
+    model, _, _ = trained
+    tags = {}
+    for event_file in glob.glob(os.path.join(model.log_dir, "**", "events.*"), recursive=True):
+        split = os.path.basename(os.path.dirname(event_file))
+        for event in tf.compat.v1.train.summary_iterator(event_file):
+            for value in event.summary.value:
+                tags.setdefault(split, set()).add(value.tag)
+    assert {"epoch_loss", "epoch_mrcnn_mask_loss", "epoch_learning_rate"} <= tags["train"]
+    assert {"epoch_loss", "epoch_rpn_class_loss"} <= tags["validation"]
+
+
+def test_heads_training_leaves_the_backbone_untouched(tmp_path):
+    config = TinyConfig()
+    config.STEPS_PER_EPOCH = 1
+    model = modellib.MaskRCNN("training", config, str(tmp_path))
+    km = model.keras_model
+    before = {n: km.get_layer(n).get_weights()[0].copy() for n in ("conv1", "mrcnn_mask")}
+    model.train(tiny_dataset(4), None, learning_rate=0.05, epochs=1, layers="heads")
+    assert np.array_equal(km.get_layer("conv1").get_weights()[0], before["conv1"])
+    assert not np.array_equal(km.get_layer("mrcnn_mask").get_weights()[0], before["mrcnn_mask"])
+
+
+def test_detect_returns_results_at_the_original_image_size(trained):
+    _, _, logs = trained
+    config = TinyInferenceConfig()
+    model = modellib.MaskRCNN("inference", config, logs)
+    model.load_weights(model.find_last(), by_name=True)
+    rng = np.random.default_rng(0)
+    # Three images (not a multiple of BATCH_SIZE), none of them 64x64.
+    images = [rng.integers(0, 255, shape).astype(np.uint8)
+              for shape in [(96, 64, 3), (40, 50, 3), (130, 70, 3)]]
+    results = model.detect(images)
+    assert len(results) == 3
+    for image, r in zip(images, results):
+        h, w = image.shape[:2]
+        n = len(r["class_ids"])
+        assert r["masks"].shape == (h, w, n) and r["masks"].dtype == bool
+        assert r["rois"].shape == (n, 4) and r["scores"].shape == (n,)
+        if n:
+            assert r["rois"][:, [0, 2]].min() >= 0 and r["rois"][:, [0, 2]].max() <= h
+            assert r["rois"][:, [1, 3]].min() >= 0 and r["rois"][:, [1, 3]].max() <= w
+            assert np.all((r["class_ids"] >= 1) & (r["class_ids"] < config.NUM_CLASSES))
+
+
+def test_unmold_detections_maps_boxes_back_through_the_window():
+    config = TinyInferenceConfig()
+    model = modellib.MaskRCNN("inference", config, "/tmp/unused-logs")
+    # A 32x64 image in a 64x64 input: scale 1, padded 16 rows top and bottom.
+    original, molded, window = (32, 64, 3), (64, 64, 3), (16, 0, 48, 64)
+    box_px = np.array([[20, 8, 36, 40]])  # in the molded image
+    detections = np.zeros((config.DETECTION_MAX_INSTANCES, 6), np.float32)
+    detections[0, :4] = utils.norm_boxes(box_px, molded[:2])[0]
+    detections[0, 4:] = [2, 0.9]
+    masks = np.ones((config.DETECTION_MAX_INSTANCES, 28, 28, config.NUM_CLASSES), np.float32)
+    rois, class_ids, scores, full = model.unmold_detections(
+        detections, masks, original, molded, window)
+    np.testing.assert_array_equal(rois, [[4, 8, 20, 40]])
+    assert class_ids.tolist() == [2] and scores.tolist() == [pytest.approx(0.9)]
+    assert full.shape == (32, 64, 1)
+    assert full[4:20, 8:40, 0].all() and full[:, :, 0].sum() == 16 * 32
