@@ -69,9 +69,11 @@ def build_training_graph(config, train_bn=True):
         (see mrcnn.data.pipeline.DataGenerator for shapes and dtypes).
       outputs: rpn_class_logits [B, A, 2], rpn_bbox [B, A, 4],
         rpn_rois [B, POST_NMS_ROIS_TRAINING, 4], rois [B, T, 4],
-        target_class_ids [B, T], target_bbox [B, T, 4], target_mask [B, T, h, w],
-        mrcnn_class_logits [B, T, C], mrcnn_class [B, T, C], mrcnn_bbox [B, T, C, 4],
-        mrcnn_mask_logits [B, T, h, w, C]; T = TRAIN_ROIS_PER_IMAGE.
+        target_class_ids [B, T], target_bbox [B, T, 4],
+        mrcnn_class_logits [B, T, C], mrcnn_class [B, T, C], mrcnn_bbox [B, T, C, 4];
+        for the first P ROIs (where the positives are): target_mask [B, P, h, w],
+        target_mask_class_ids [B, P], mrcnn_mask_logits [B, P, h, w, C].
+        T = TRAIN_ROIS_PER_IMAGE, P = int(T * ROI_POSITIVE_RATIO).
     """
     (input_image, input_image_meta, mrcnn_feature_maps,
      rpn_class_logits, rpn_class, rpn_bbox, rpn_rois) = _shared_graph(config, "training", train_bn)
@@ -94,8 +96,14 @@ def build_training_graph(config, train_bn=True):
     mrcnn_class_logits, mrcnn_class, mrcnn_bbox = fpn_classifier_graph(
         rois, mrcnn_feature_maps, input_image_meta, config.POOL_SIZE, config.NUM_CLASSES,
         train_bn=train_bn, fc_layers_size=config.FPN_CLASSIF_FC_LAYERS_SIZE)
+    # Only positive ROIs train the mask head, and the target layer puts them
+    # first, at most int(TRAIN_ROIS_PER_IMAGE * ROI_POSITIVE_RATIO) of them:
+    # running the mask head on those slots alone gives the same loss for a
+    # fraction of the cost (the mask head dominates a step on small images).
+    mask_slots = max(1, int(config.TRAIN_ROIS_PER_IMAGE * config.ROI_POSITIVE_RATIO))
+    mask_rois = rois[:, :mask_slots]
     mrcnn_mask_logits = build_fpn_mask_graph(
-        rois, mrcnn_feature_maps, input_image_meta, config.MASK_POOL_SIZE,
+        mask_rois, mrcnn_feature_maps, input_image_meta, config.MASK_POOL_SIZE,
         config.NUM_CLASSES, train_bn=train_bn)
 
     inputs = {
@@ -114,7 +122,8 @@ def build_training_graph(config, train_bn=True):
         "rois": rois,
         "target_class_ids": target_class_ids,
         "target_bbox": target_bbox,
-        "target_mask": target_mask,
+        "target_mask": target_mask[:, :mask_slots],
+        "target_mask_class_ids": target_class_ids[:, :mask_slots],
         "mrcnn_class_logits": mrcnn_class_logits,
         "mrcnn_class": mrcnn_class,
         "mrcnn_bbox": mrcnn_bbox,

@@ -30,7 +30,8 @@ def compute_losses(inputs, outputs):
         "mrcnn_bbox_loss": L.mrcnn_bbox_loss_graph(
             outputs["target_bbox"], outputs["target_class_ids"], outputs["mrcnn_bbox"]),
         "mrcnn_mask_loss": L.mrcnn_mask_loss_graph(
-            outputs["target_mask"], outputs["target_class_ids"], outputs["mrcnn_mask_logits"]),
+            outputs["target_mask"], outputs["target_mask_class_ids"],
+            outputs["mrcnn_mask_logits"]),
     }
 
 
