@@ -12,10 +12,8 @@ The stages live in mrcnn/modeling/, the input pipeline in mrcnn/data/, the
 training machinery in mrcnn/training/.
 """
 import datetime
-import errno
 import logging
 import os
-import re
 
 import keras
 import numpy as np
@@ -33,14 +31,18 @@ from mrcnn.data.targets import build_rpn_targets  # noqa: F401
 from mrcnn.modeling.anchors import compute_backbone_shapes, get_anchors
 from mrcnn.modeling.backbone import set_batchnorm_statistics
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
+from mrcnn.training import resume
 from mrcnn.training.callbacks import EpochCheckpoint, LearningRateLogger
+from mrcnn.training.checkpoints import continued_run, find_last_checkpoint
 from mrcnn.training.keras_model import MaskRCNNTrainingModel
 from mrcnn.training.layers import LAYER_REGEX, set_trainable
-from mrcnn.weights import load_weights_h5, read_layer_weights
+from mrcnn.weights import load_weights_h5, save_weights_h5
 
 logger = logging.getLogger("mrcnn")
 
-CHECKPOINT_RE = re.compile(r"^mask_rcnn_[\w-]+?_(\d{4})\.h5$")
+# load_weights() of a file that is not a checkpoint of this run: the next
+# train() starts a new optimizer.
+_FRESH_OPTIMIZER = "fresh"
 
 
 def log(text, array=None):
@@ -116,111 +118,147 @@ class MaskRCNN:
     # ---- files ------------------------------------------------------------
     def find_last(self):
         """Finds the last checkpoint file of the last trained model in the
-        model directory.
+        model directory: the newest complete `mask_rcnn_<name>_<epoch>.h5` of
+        the newest run `<model_dir>/<name>YYYYmmddTHHMM` (name = Config.NAME).
+        Partial files of killed runs are passed over.
 
         Returns:
             The path of the last checkpoint file
+        Raises FileNotFoundError naming the folder and NAME when there is none.
         """
-        name = self.config.NAME.lower()
-        dir_names = []
-        if os.path.isdir(self.model_dir):
-            dir_names = sorted(d for d in next(os.walk(self.model_dir))[1] if d.startswith(name))
-        # Newest run first; a run killed before its first checkpoint is skipped.
-        for dir_name in reversed(dir_names):
-            run_dir = os.path.join(self.model_dir, dir_name)
-            checkpoints = sorted(f for f in os.listdir(run_dir) if CHECKPOINT_RE.match(f))
-            if checkpoints:
-                return os.path.join(run_dir, checkpoints[-1])
-        raise FileNotFoundError(
-            errno.ENOENT,
-            f"Could not find a checkpoint of a model named {name!r} in {self.model_dir} "
-            "(train first, or pass --weights=coco|imagenet|none|PATH)", self.model_dir)
+        return find_last_checkpoint(self.model_dir, self.config.NAME)
 
     def set_log_dir(self, model_path=None):
         """Sets the model log directory and epoch counter.
 
-        model_path: If None, or a format different from what this code uses
-            then set a new log directory and start epochs from 0. Otherwise,
-            extract the log directory and the epoch counter from the file
-            name.
+        model_path: a checkpoint of a run of this config's NAME
+            (`.../<name>YYYYmmddTHHMM/mask_rcnn_<name>_<epoch:04d>.h5`):
+            training continues in that folder after that epoch. None, or any
+            other file (COCO, ImageNet, another NAME's run), starts a new
+            folder `<model_dir>/<name>YYYYmmddTHHMM` at epoch 0.
         """
-        # Set date and epoch counter as if starting a new model
-        self.epoch = 0
-        now = datetime.datetime.now()
-
-        # If we have a model path with date and epochs use them
-        if model_path:
-            # Continue from we left of. Get epoch and date from the file name
-            # A sample model path might look like:
-            # \path\to\logs\coco20171029T2315\mask_rcnn_coco_0001.h5 (Windows)
-            # /path/to/logs/coco20171029T2315/mask_rcnn_coco_0001.h5 (Linux)
-            regex = (r".*[/\\][\w-]+(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})[/\\]"
-                     r"mask\_rcnn\_[\w-]+(\d{4})\.h5")
-            m = re.match(regex, os.fspath(model_path))
-            if m:
-                now = datetime.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)),
-                                        int(m.group(4)), int(m.group(5)))
-                # Epoch number in file is 1-based, and in Keras code it's 0-based.
-                # So, adjust for that then increment by one to start from the next epoch
-                self.epoch = int(m.group(6)) - 1 + 1
-                logger.info("Re-starting from epoch %d", self.epoch)
-
-        # Directory for training logs
-        self.log_dir = os.path.join(self.model_dir, "{}{:%Y%m%dT%H%M}".format(
-            self.config.NAME.lower(), now))
-
+        name = self.config.NAME.lower()
+        run = continued_run(model_path, name) if model_path else None
+        if run:
+            # Epoch number in file is 1-based, and in Keras code it's 0-based.
+            # So the file's number is the next epoch to run in Keras' count.
+            self.log_dir, self.epoch = run
+            logger.info("Re-starting from epoch %d", self.epoch)
+        else:
+            self.epoch = 0
+            self.log_dir = os.path.join(self.model_dir, "{}{:%Y%m%dT%H%M}".format(
+                name, datetime.datetime.now()))
         # Path to save after each epoch. Include placeholders that get filled by Keras.
-        self.checkpoint_path = os.path.join(
-            self.log_dir, "mask_rcnn_{}_*epoch*.h5".format(self.config.NAME.lower()))
-        self.checkpoint_path = self.checkpoint_path.replace("*epoch*", "{epoch:04d}")
+        self.checkpoint_path = os.path.join(self.log_dir, f"mask_rcnn_{name}_{{epoch:04d}}.h5")
 
     def load_weights(self, filepath, by_name=False, exclude=None):
-        """Load weights saved by this project or by matterport's code (HDF5).
+        """Load weights from an HDF5 file: matterport's layout (mask_rcnn_coco.h5,
+        old checkpoints; either string encoding), keras.applications'
+        ResNet50/101 notop files (mapped onto the backbone), or this
+        project's checkpoints. The layout is detected from the file.
 
-        by_name: match layers by name. Without it every layer of the model must
-            be in the file with the same shapes, or a ValueError says which is
-            not.
-        exclude: list of layer names to skip (e.g. the class-specific heads
-            when fine-tuning on another number of classes).
+        by_name: take the layers whose names and shapes fit and leave the
+            others at their initial values. Without it the file must fit the
+            whole model, or a ValueError says which layers do not.
+        exclude: list of layer names to skip (implies by_name), as in
+            matterport's fine-tuning recipe.
+        With by_name, the class-specific heads (mrcnn_class_logits,
+        mrcnn_bbox_fc, mrcnn_mask) are skipped when the file's class count
+        differs from NUM_CLASSES; the log says so, with a summary line.
+
+        A checkpoint of a run of this config's NAME continues that run: its
+        log directory, epoch count and, in training mode, optimizer state
+        (iteration count, momentum) are picked up by the next train().
+
+        Returns: mrcnn.weights.LoadReport (loaded/skipped/initial tensors).
         """
         filepath = os.fspath(filepath)
         if exclude:
             by_name = True
         report = load_weights_h5(self.keras_model, filepath, by_name=by_name, exclude=exclude)
-        if not by_name and (report["missing"] or report["skipped"]):
-            problems = report["missing"][:3] + list(report["skipped"])[:3]
-            raise ValueError(f"{filepath} does not fit this model ({', '.join(problems)}, ...); "
-                             "load it with by_name=True to take the layers that fit")
-        import h5py
-
-        with h5py.File(filepath, "r") as f:
-            trained_bn = f.attrs.get("mrcnn_trained_batchnorm_statistics")
-            has_bn = "bn_conv1" in read_layer_weights(f)
-        # A file written by this project says whether its BatchNorm statistics
-        # were learned by a from-scratch run; a pretrained file carries them.
-        self.pretrained_batchnorm = bool(has_bn and not trained_bn)
+        # Pretrained files (COCO, ImageNet) carry BatchNorm statistics worth
+        # keeping; a from-scratch checkpoint says it learned its own.
+        self.pretrained_batchnorm = report.pretrained_batchnorm
         self._predict_function = None
         # Update the log directory
         self.set_log_dir(filepath)
+        self._optimizer_to_continue = _FRESH_OPTIMIZER
+        if self.mode == "training" and continued_run(filepath, self.config.NAME):
+            self._optimizer_to_continue = resume.read_optimizer_state(filepath) or _FRESH_OPTIMIZER
+            saved_config = report.attrs.get("mrcnn_config")
+            differences = resume.config_differences(saved_config, self.config) if saved_config else []
+            if differences:
+                logger.warning("Resuming %s with settings that differ from its run: %s",
+                               filepath, "; ".join(differences))
         return report
 
     def get_imagenet_weights(self):
-        """Path of the ImageNet ResNet weights for the config's BACKBONE
-        (see mrcnn.weights for where they are looked up)."""
-        from mrcnn import weights
+        """Path of the keras.applications ImageNet notop file for the config's
+        BACKBONE (resnet50 or resnet101), from $MRCNN_WEIGHTS_DIR or
+        ~/.keras/models; downloaded there when missing (mrcnn.weights)."""
+        from mrcnn.weights import resolve_weights
 
-        if not hasattr(weights, "resolve_weights"):
-            raise NotImplementedError("ImageNet weight resolution is not available yet")
-        return weights.resolve_weights("imagenet", self)
+        return resolve_weights("imagenet", self)
+
+    def save_weights_h5(self, filepath, include_optimizer=False):
+        """Save the weights in matterport's Keras-2 HDF5 layout (the RPN as
+        group `rpn_model`, fixed-length byte-string names), which matterport's
+        code and old tooling load with load_weights(path, by_name=True).
+        Written atomically; root attributes carry the epoch and the config.
+        include_optimizer: add the optimizer state, as checkpoints have.
+        Returns filepath."""
+        filepath = os.fspath(filepath)
+        attrs = {"epoch": int(self.epoch), "mrcnn_config": self.config.to_yaml(),
+                 "mrcnn_trained_batchnorm_statistics": bool(self.train_batchnorm)}
+        optimizer = getattr(self.keras_model, "optimizer", None) if include_optimizer else None
+        extra = (lambda f: resume.write_optimizer_state(f, optimizer)) if optimizer else None
+        return save_weights_h5(self.keras_model, filepath, attrs=attrs, extra=extra)
 
     # ---- training -----------------------------------------------------------
     def compile(self, learning_rate, momentum):
         """Gets the model ready for training: SGD with momentum and gradient
-        clipping, as matterport; losses are computed by the model's step."""
+        clipping, as matterport; losses are computed by the model's step.
+
+        learning_rate: a float or a keras.optimizers.schedules.LearningRateSchedule
+        (a function of the optimizer's iteration count, so it continues on resume).
+        """
         optimizer = keras.optimizers.SGD(
             learning_rate=learning_rate, momentum=momentum,
             clipnorm=self.config.GRADIENT_CLIP_NORM)
         self.keras_model.compile(optimizer=optimizer)
+
+    def _prepare_optimizer(self, learning_rate):
+        """Compile for a train() call and continue the optimizer state: the
+        checkpoint's after load_weights() of this run's checkpoint, else the
+        previous train() call's. The state continues only for the same
+        trainable tensors (same `layers=`); otherwise the optimizer starts
+        fresh and the log says why.
+
+        learning_rate: float, LearningRateSchedule, or None for the resumed
+            state's (else Config.LEARNING_RATE). Returns the one used.
+        """
+        state = getattr(self, "_optimizer_to_continue", None)
+        self._optimizer_to_continue = None
+        from_file = isinstance(state, resume.OptimizerState)
+        if state is None:
+            state = resume.capture_optimizer_state(
+                getattr(self.keras_model, "optimizer", None), "the previous train() call")
+        elif state == _FRESH_OPTIMIZER:
+            state = None
+        if learning_rate is None:
+            learning_rate = state.learning_rate() if state else self.config.LEARNING_RATE
+        self.compile(learning_rate, self.config.LEARNING_MOMENTUM)
+        restored, detail = resume.restore_optimizer_state(
+            self.keras_model.optimizer, self.keras_model.trainable_variables, state)
+        if restored:
+            logger.info("Continuing the optimizer of %s: %s", state.source, detail)
+        elif state is not None:
+            # A new layers= stage in the same process is matterport's recipe;
+            # a checkpoint that cannot continue is worth a warning.
+            logger.log(logging.WARNING if from_file else logging.INFO,
+                       "The optimizer starts fresh (iteration 0, no momentum) because %s; "
+                       "the epoch count continues at %d", detail, self.epoch)
+        return learning_rate
 
     def set_trainable(self, layer_regex, keras_model=None, indent=0, verbose=1):
         """Sets model layers as trainable if their names match
@@ -232,7 +270,10 @@ class MaskRCNN:
         """Train the model.
 
         train_dataset, val_dataset: Training and validation Dataset objects.
-        learning_rate: The learning rate to train with
+        learning_rate: The learning rate to train with: a float or a keras
+            LearningRateSchedule (it follows the optimizer's iteration count,
+            which a resumed run continues); None takes the resumed
+            checkpoint's (else Config.LEARNING_RATE).
         epochs: Number of training epochs. Note that previous training epochs
                 are considered to be done already, so this actually determines
                 the epochs to train in total rather than in this particular
@@ -281,17 +322,20 @@ class MaskRCNN:
             LearningRateLogger(),
             keras.callbacks.TensorBoard(log_dir=self.log_dir, histogram_freq=0,
                                         write_graph=False),
-            EpochCheckpoint(self, self.checkpoint_path),
+            EpochCheckpoint(self, self.checkpoint_path, layers=layers),
         ]
         if custom_callbacks:
             callbacks += list(custom_callbacks)
 
         # Train
-        logger.info("Starting at epoch %d. LR=%s", self.epoch, learning_rate)
-        logger.info("Checkpoint Path: %s", self.checkpoint_path)
         self.set_trainable(layers, verbose=0)
         set_batchnorm_statistics(self.keras_model, self.train_batchnorm)
-        self.compile(learning_rate, config.LEARNING_MOMENTUM)
+        learning_rate = self._prepare_optimizer(learning_rate)
+        logger.info("Starting at epoch %d. LR=%s", self.epoch, learning_rate)
+        logger.info("Checkpoint Path: %s", self.checkpoint_path)
+        if epochs <= self.epoch:
+            logger.warning("Nothing to train: the run is at epoch %d and epochs=%d counts all "
+                           "epochs, the done ones included; pass a larger epochs", self.epoch, epochs)
 
         history = self.keras_model.fit(
             train_generator,

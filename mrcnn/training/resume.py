@@ -1,0 +1,158 @@
+"""Optimizer state in checkpoints, so that a resumed run is the same run.
+
+A checkpoint (matterport's HDF5 layout, see mrcnn.weights) carries, beside the
+weights:
+  root attributes  epoch (int, 1-based, the epochs done), mrcnn_config (the
+                   Config as YAML), mrcnn_layers (the `layers=` regex trained),
+                   mrcnn_trained_batchnorm_statistics (bool);
+  group `optimizer` attribute `config` (JSON of keras.optimizers.serialize:
+                   class, learning rate or schedule, momentum, clipnorm),
+                   attribute `variable_names`, and one dataset per optimizer
+                   variable in `optimizer.variables` order: `iteration`
+                   (int64 scalar), `learning_rate`, one momentum per trained
+                   tensor (named `<layer>_<weight>_momentum`, tensor's shape).
+Old tooling ignores the extra group (it is not listed in `layer_names`).
+
+Restoring needs the optimizer built for the same trainable tensors: the same
+`layers=` selection. Otherwise the optimizer starts fresh and the caller says so.
+"""
+import dataclasses
+import json
+import logging
+
+import h5py
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZER_GROUP = "optimizer"
+# Set by the caller of each train() call; never taken from a checkpoint.
+_NOT_RESTORED = ("learning_rate",)
+
+
+@dataclasses.dataclass
+class OptimizerState:
+    """A snapshot of a Keras optimizer.
+
+    config: keras.optimizers.serialize(optimizer) (JSON-able dict).
+    variables: {variable name: np.ndarray} in optimizer.variables order.
+    source: where it comes from, for messages (a file, or a train() call).
+    layers: the `layers=` regex it was trained with, when known.
+    """
+    config: dict
+    variables: dict
+    source: str
+    layers: str = None
+
+    @property
+    def class_name(self):
+        return self.config.get("class_name")
+
+    @property
+    def iterations(self):
+        return int(self.variables.get("iteration", 0))
+
+    def learning_rate(self):
+        """The float learning rate, or the LearningRateSchedule, trained with."""
+        import keras
+
+        value = self.config.get("config", {}).get("learning_rate")
+        if isinstance(value, dict):
+            return keras.optimizers.schedules.deserialize(value)
+        # Stored from a float32 variable: 0.0010000000474974513 -> 0.001
+        return float(f"{float(value):.7g}")
+
+
+def capture_optimizer_state(optimizer, source, layers=None):
+    """OptimizerState of a built optimizer, None for None or an unbuilt one."""
+    import keras
+
+    if optimizer is None or not optimizer.built:
+        return None
+    variables = {v.name: np.array(v.numpy()) for v in optimizer.variables}
+    return OptimizerState(config=keras.optimizers.serialize(optimizer), variables=variables,
+                          source=source, layers=layers)
+
+
+def write_optimizer_state(h5file, optimizer, layers=None):
+    """Add the `optimizer` group to an open h5py.File (nothing when the
+    optimizer has not been built yet)."""
+    state = capture_optimizer_state(optimizer, source=h5file.filename, layers=layers)
+    if state is None:
+        return
+    group = h5file.create_group(OPTIMIZER_GROUP)
+    group.attrs["config"] = json.dumps(state.config, default=_plain)
+    group.attrs["variable_names"] = np.array([n.encode() for n in state.variables], dtype="S")
+    if layers is not None:
+        group.attrs["layers"] = layers
+    for name, value in state.variables.items():
+        group.create_dataset(name, data=value)
+
+
+def read_optimizer_state(path):
+    """OptimizerState stored in checkpoint `path`, or None when it has none
+    (matterport files, files saved without training)."""
+    with h5py.File(path, "r") as f:
+        if OPTIMIZER_GROUP not in f:
+            return None
+        group = f[OPTIMIZER_GROUP]
+        names = [n.decode() if isinstance(n, bytes) else str(n)
+                 for n in np.asarray(group.attrs["variable_names"]).reshape(-1)]
+        variables = {name: np.asarray(group[name]) for name in names}
+        layers = group.attrs.get("layers")
+        return OptimizerState(config=json.loads(group.attrs["config"]), variables=variables,
+                              source=path, layers=None if layers is None else str(layers))
+
+
+def restore_optimizer_state(optimizer, trainable_variables, state):
+    """Build `optimizer` for `trainable_variables` and load `state` into it.
+
+    The learning rate stays the one the optimizer was created with (the
+    caller's choice); the iteration count, and with it any learning-rate
+    schedule, and the momentum slots continue. Returns (restored: bool,
+    reason: str saying why not, or what was restored).
+    """
+    if not optimizer.built:
+        optimizer.build(trainable_variables)
+    if state is None:
+        return False, "no optimizer state to continue"
+    name = type(optimizer).__name__
+    if state.class_name != name:
+        return False, f"{state.source} holds a {state.class_name} state, this run uses {name}"
+    current = {v.name: v for v in optimizer.variables if v.name not in _NOT_RESTORED}
+    saved = {k: v for k, v in state.variables.items() if k not in _NOT_RESTORED}
+    if list(current) != list(saved):
+        return False, (f"{state.source} was trained with another set of layers "
+                       f"({_layers_text(state.layers)}, {_slot_count(saved)} optimizer slots); "
+                       f"this call trains {_slot_count(current)} tensors")
+    for key, variable in current.items():
+        if tuple(variable.shape) != saved[key].shape:
+            return False, (f"{state.source}: optimizer variable {key} has shape "
+                           f"{saved[key].shape}, the model now {tuple(variable.shape)}")
+    for key, variable in current.items():
+        variable.assign(saved[key])
+    return True, f"iteration {state.iterations} and {_slot_count(saved)} optimizer slots"
+
+
+def _plain(value):
+    # numpy scalars in an optimizer config
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def _slot_count(variables):
+    return sum(1 for name in variables if name != "iteration")
+
+
+def _layers_text(layers):
+    return f"layers={layers!r}" if layers else "another layers= selection"
+
+
+def config_differences(saved_yaml, config):
+    """['NAME: saved -> current', ...] for settings that differ between a
+    checkpoint's config YAML and `config`."""
+    import yaml
+
+    saved = yaml.safe_load(saved_yaml) or {}
+    current = yaml.safe_load(config.to_yaml()) or {}
+    return [f"{key}: {saved.get(key)!r} -> {current.get(key)!r}"
+            for key in sorted(set(saved) | set(current)) if saved.get(key) != current.get(key)]
