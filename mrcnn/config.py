@@ -174,6 +174,21 @@ class Config:
     # Run COCO evaluation on the validation set every N epochs (0 = off).
     EVAL_EVERY_EPOCHS = 0
 
+    # Staged training of `mrcnn train` and the samples: stages run in order,
+    # each {"layers": "heads" | "3+" | "4+" | "5+" | "all" | a regex,
+    # "epochs": epochs of this stage, "learning_rate_factor": times
+    # LEARNING_RATE (optional, default 1)}. matterport's recipe: the heads on
+    # top of pretrained weights, then all layers with a smaller step. When no
+    # pretrained backbone was loaded (--weights=none) every stage trains all
+    # layers: a random, frozen backbone learns nothing (mrcnn.training.schedule).
+    TRAINING_SCHEDULE = [{"layers": "heads", "epochs": 20},
+                         {"layers": "all", "epochs": 20, "learning_rate_factor": 0.1}]
+
+    # Class names in class-id order, "BG" excluded. None: taken from the
+    # dataset when training. Checkpoints save it with the config, so that
+    # inference without a dataset (mrcnn predict, splash) names its detections.
+    CLASS_NAMES = None
+
     def __init__(self):
         """Derived attributes are properties; nothing to freeze here."""
 
