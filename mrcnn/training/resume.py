@@ -144,6 +144,12 @@ def _slot_count(variables):
 
 
 def _layers_text(layers):
+    from mrcnn.training.layers import LAYER_REGEX
+
+    # Say "heads" rather than its regex.
+    names = [name for name, regex in LAYER_REGEX.items() if regex == layers]
+    if names:
+        return f"layers={names[0]!r}"
     return f"layers={layers!r}" if layers else "another layers= selection"
 
 

@@ -1,0 +1,155 @@
+"""Train 2 epochs, stop, resume to 4 with --weights=last: the same run."""
+import glob
+import logging
+import os
+
+import keras
+import numpy as np
+import pytest
+from resume_fixtures import ResumeConfig, datasets
+
+from mrcnn import model as modellib
+from mrcnn.training.resume import read_optimizer_state
+from mrcnn.weights import load_initial_weights
+
+STEPS = ResumeConfig.STEPS_PER_EPOCH
+MOMENT = "mrcnn_class_logits_kernel_momentum"
+
+
+class OptimizerAtStart(keras.callbacks.Callback):
+    """Records the optimizer variables when fit() starts."""
+
+    def on_train_begin(self, logs=None):
+        self.values = {v.name: np.array(v.numpy()) for v in self.model.optimizer.variables}
+
+
+def epoch_steps(log_dir, subdir="train", tag="epoch_loss"):
+    """Steps of the `tag` summaries TensorBoard wrote in log_dir/subdir."""
+    import tensorflow as tf
+
+    steps = []
+    for path in sorted(glob.glob(os.path.join(log_dir, subdir, "events.out.tfevents.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            steps += [event.step for value in event.summary.value if value.tag == tag]
+    return sorted(steps)
+
+
+def checkpoints(log_dir):
+    return sorted(os.path.basename(p) for p in glob.glob(os.path.join(log_dir, "*.h5*")))
+
+
+@pytest.fixture(scope="module")
+def two_epochs(tmp_path_factory):
+    """A run stopped after epoch 2: (model_dir, run folder, the model)."""
+    model_dir = str(tmp_path_factory.mktemp("logs"))
+    model = modellib.MaskRCNN("training", ResumeConfig(), model_dir)
+    model.train(*datasets(), learning_rate=0.01, epochs=2, layers="heads")
+    return model_dir, model.log_dir, model
+
+
+def test_resume_with_last_continues_the_run(two_epochs, tmp_path):
+    model_dir, run_dir, _ = two_epochs
+    resumed = modellib.MaskRCNN("training", ResumeConfig(), model_dir)
+    load_initial_weights(resumed, "last")
+    assert (resumed.epoch, resumed.log_dir) == (2, run_dir)
+
+    at_start = OptimizerAtStart()
+    resumed.train(*datasets(), learning_rate=None, epochs=4, layers="heads",
+                  custom_callbacks=[at_start])
+
+    # Epochs 3 and 4 ran, in the same folder, numbered on.
+    assert checkpoints(run_dir) == [f"mask_rcnn_tiny_{e:04d}.h5" for e in (1, 2, 3, 4)]
+    states = [read_optimizer_state(os.path.join(run_dir, f"mask_rcnn_tiny_{e:04d}.h5"))
+              for e in (1, 2, 3, 4)]
+    assert [s.iterations for s in states] == [STEPS, 2 * STEPS, 3 * STEPS, 4 * STEPS]
+    # The optimizer started from epoch 2's state exactly, momentum included,
+    # with the checkpoint's learning rate (learning_rate=None).
+    assert int(at_start.values["iteration"]) == 2 * STEPS
+    np.testing.assert_array_equal(at_start.values[MOMENT], states[1].variables[MOMENT])
+    assert np.abs(states[1].variables[MOMENT]).sum() > 0
+    assert float(at_start.values["learning_rate"]) == pytest.approx(0.01)
+    assert int(resumed.keras_model.optimizer.iterations) == 4 * STEPS
+    # TensorBoard: one point per epoch, 0..3, no jump back to epoch 1.
+    assert epoch_steps(run_dir) == [0, 1, 2, 3]
+    assert epoch_steps(run_dir, "validation") == [0, 1, 2, 3]
+
+    # An uninterrupted 4-epoch run has the same structure.
+    straight = modellib.MaskRCNN("training", ResumeConfig(), tmp_path)
+    straight.train(*datasets(), learning_rate=0.01, epochs=4, layers="heads")
+    assert checkpoints(straight.log_dir) == checkpoints(run_dir)
+    final = read_optimizer_state(os.path.join(straight.log_dir, "mask_rcnn_tiny_0004.h5"))
+    assert final.iterations == states[3].iterations
+    assert {k: v.shape for k, v in final.variables.items()} == \
+        {k: v.shape for k, v in states[3].variables.items()}
+    settings = [{k: v for k, v in s.config["config"].items() if k != "name"}
+                for s in (final, states[3])]
+    assert settings[0] == settings[1] and settings[0]["momentum"] == 0.9
+    assert epoch_steps(straight.log_dir) == [0, 1, 2, 3]
+
+
+def test_in_process_train_calls_continue_the_optimizer(two_epochs):
+    _, run_dir, model = two_epochs
+    optimizer = model.keras_model.optimizer
+    momentum = {v.name: np.array(v.numpy()) for v in optimizer.variables}
+    model.set_trainable("heads", verbose=0)
+    model._prepare_optimizer(0.01)
+    assert model.keras_model.optimizer is not optimizer
+    assert int(model.keras_model.optimizer.iterations) == 2 * STEPS
+    for v in model.keras_model.optimizer.variables:
+        np.testing.assert_array_equal(v.numpy(), momentum[v.name])
+
+
+def test_resume_with_other_layers_warns_and_starts_fresh(two_epochs, caplog):
+    model_dir, run_dir, _ = two_epochs
+    resumed = modellib.MaskRCNN("training", ResumeConfig(), model_dir)
+    resumed.load_weights(os.path.join(run_dir, "mask_rcnn_tiny_0002.h5"), by_name=True)
+    resumed.set_trainable("4+", verbose=0)
+    with caplog.at_level(logging.WARNING):
+        resumed._prepare_optimizer(None)
+    assert int(resumed.keras_model.optimizer.iterations) == 0
+    assert resumed.epoch == 2
+    message = caplog.records[-1].getMessage()
+    assert "The optimizer starts fresh" in message and "layers='heads'" in message
+    assert "the epoch count continues at 2" in message
+
+
+def test_settings_changed_since_the_run_are_named(two_epochs, caplog):
+    model_dir, run_dir, _ = two_epochs
+    config = ResumeConfig()
+    config.LEARNING_MOMENTUM = 0.8
+    resumed = modellib.MaskRCNN("training", config, model_dir)
+    with caplog.at_level(logging.WARNING):
+        resumed.load_weights(os.path.join(run_dir, "mask_rcnn_tiny_0001.h5"), by_name=True)
+    assert "settings that differ from its run: LEARNING_MOMENTUM: 0.9 -> 0.8" in caplog.text
+
+
+def test_weights_from_another_run_start_a_new_one(two_epochs, tmp_path):
+    _, run_dir, _ = two_epochs
+    config = ResumeConfig()
+    config.NAME = "other"
+    model = modellib.MaskRCNN("training", config, tmp_path)
+    model.load_weights(os.path.join(run_dir, "mask_rcnn_tiny_0002.h5"), by_name=True)
+    assert model.epoch == 0
+    assert os.path.dirname(model.log_dir) == str(tmp_path)
+    assert os.path.basename(model.log_dir).startswith("other")
+    # From-scratch BatchNorm statistics keep training in the new run.
+    assert model.pretrained_batchnorm is False
+
+
+def test_learning_rate_schedule_continues_on_resume(tmp_path):
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([3], [0.02, 0.002])
+    model = modellib.MaskRCNN("training", ResumeConfig(), tmp_path)
+    model.set_trainable("heads", verbose=0)
+    model._prepare_optimizer(schedule)
+    model.keras_model.optimizer.iterations.assign(5)
+    model.epoch = 3
+    os.makedirs(model.log_dir)
+    path = model.save_weights_h5(model.checkpoint_path.format(epoch=3), include_optimizer=True)
+
+    resumed = modellib.MaskRCNN("training", ResumeConfig(), tmp_path)
+    resumed.load_weights(path, by_name=True)
+    resumed.set_trainable("heads", verbose=0)
+    learning_rate = resumed._prepare_optimizer(None)
+    assert learning_rate.get_config() == schedule.get_config()
+    assert (resumed.epoch, int(resumed.keras_model.optimizer.iterations)) == (3, 5)
+    assert float(resumed.keras_model.optimizer.learning_rate) == pytest.approx(0.002)
