@@ -14,11 +14,17 @@ class BatchNorm(keras.layers.BatchNormalization):
     gamma and beta get gradients. The flag is read when the training step is
     traced, so change it before `fit()` (MaskRCNN.train does).
 
+    The moving averages use momentum 0.9 (Keras defaults to 0.99): when the
+    statistics are learned from scratch in a few hundred steps, 0.99 leaves
+    them far behind the batch statistics, and inference (which uses them)
+    sees a different network than training did. Loaded pretrained statistics
+    are unaffected, as they are frozen then.
+
     inputs: float32 [..., channels]; returns the same shape.
     """
 
-    def __init__(self, *args, train_statistics=True, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, train_statistics=True, momentum=0.9, **kwargs):
+        super().__init__(*args, momentum=momentum, **kwargs)
         self.train_statistics = train_statistics
 
     def call(self, inputs, training=None, mask=None):

@@ -61,12 +61,19 @@ class ProposalLayer(keras.layers.Layer):
         # image (normalized window 0..1).
         boxes = apply_box_deltas_graph(pre_nms_anchors, deltas)
         boxes = tf.clip_by_value(boxes, 0.0, 1.0)
+        # Anchors pushed off the image collapse to zero area when clipped;
+        # they overlap nothing, so NMS would keep them all and they would
+        # crowd out real proposals. Give them a score below NMS's threshold.
+        min_side = 1e-3
+        degenerate = tf.logical_or(boxes[..., 2] - boxes[..., 0] < min_side,
+                                   boxes[..., 3] - boxes[..., 1] < min_side)
+        scores = tf.where(degenerate, -1.0, scores)
 
         def nms(args):
             image_boxes, image_scores = args
             indices = tf.image.non_max_suppression(
                 image_boxes, image_scores, self.proposal_count, self.nms_threshold,
-                name="rpn_non_max_suppression")
+                score_threshold=-0.5, name="rpn_non_max_suppression")
             proposals = tf.gather(image_boxes, indices)
             # Pad if needed
             padding = tf.maximum(self.proposal_count - tf.shape(proposals)[0], 0)

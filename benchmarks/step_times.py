@@ -1,0 +1,168 @@
+"""Time one training step and one inference of Mask R-CNN ResNet-50-FPN,
+batch 1, at several image sizes, and torchvision's maskrcnn_resnet50_fpn
+beside it in the same run when torch is installed
+(`pip install -r benchmarks/requirements-torch.txt`).
+
+    python benchmarks/step_times.py                 # 128, 512, 1024
+    python benchmarks/step_times.py --sizes 512 --repeats 5
+
+Prints a table of medians. The first call of each traced function (graph
+tracing and optimisation, 15-20 s) is excluded. Absolute seconds on a shared
+machine are noise; compare the columns of one run.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+if ROOT_DIR not in sys.path:
+    sys.path.insert(0, ROOT_DIR)
+
+import numpy as np  # noqa: E402
+
+
+def benchmark_config(size):
+    from mrcnn.config import Config
+
+    class BenchConfig(Config):
+        NAME = "bench"
+        NUM_CLASSES = 1 + 3
+        BACKBONE = "resnet50"
+        IMAGES_PER_GPU = 1
+        IMAGE_MIN_DIM = size
+        IMAGE_MAX_DIM = size
+        # Anchor sizes that follow the image so every size does similar work.
+        RPN_ANCHOR_SCALES = tuple(int(s * size / 1024) or 1 for s in (32, 64, 128, 256, 512))
+        STEPS_PER_EPOCH = 1
+        DETECTION_MIN_CONFIDENCE = 0.0
+
+    return BenchConfig()
+
+
+def synthetic_batch(config, rng):
+    """One molded training batch with three box instances."""
+    from mrcnn import utils
+    from mrcnn.data.pipeline import DataGenerator
+
+    size = int(config.IMAGE_MAX_DIM)
+
+    class Boxes(utils.Dataset):
+        def load_image(self, image_id):
+            return rng.integers(0, 255, (size, size, 3)).astype(np.uint8)
+
+        def load_mask(self, image_id):
+            masks = np.zeros((size, size, 3), bool)
+            for k in range(3):
+                y, x = rng.integers(0, size // 2, 2)
+                masks[y:y + size // 4, x:x + size // 3, k] = True
+            return masks, np.array([1, 2, 3], np.int32)
+
+    dataset = Boxes()
+    for c in range(1, 4):
+        dataset.add_class("bench", c, f"c{c}")
+    dataset.add_image("bench", 0, None, height=size, width=size)
+    dataset.prepare()
+    return DataGenerator(dataset, config, workers=1)[0], dataset.load_image(0)
+
+
+def time_calls(fn, repeats):
+    fn()  # tracing / warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_mrcnn(size, repeats, rng):
+    import tensorflow as tf
+
+    import mrcnn.model as modellib
+
+    config = benchmark_config(size)
+    model = modellib.MaskRCNN("training", config, "/tmp/mrcnn-bench")
+    model.compile(0.001, 0.9)
+    keras_model = model.keras_model
+    keras_model.optimizer.build(keras_model.trainable_variables)
+    batch, image = synthetic_batch(config, rng)
+    step = tf.function(keras_model.train_step)
+    train_time = time_calls(lambda: step(batch), repeats)
+    del model, keras_model, step
+
+    inference = modellib.MaskRCNN("inference", config, "/tmp/mrcnn-bench")
+    infer_time = time_calls(lambda: inference.detect([image]), repeats)
+    return train_time, infer_time
+
+
+def time_torchvision(size, repeats, rng):
+    try:
+        import torch
+        import torchvision
+    except ImportError:
+        return None, None
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = torchvision.models.detection.maskrcnn_resnet50_fpn(
+        weights=None, weights_backbone=None, num_classes=4, min_size=size, max_size=size)
+    image = torch.rand(3, size, size)
+    masks = torch.zeros(3, size, size, dtype=torch.uint8)
+    boxes = []
+    for k in range(3):
+        y, x = (int(v) for v in rng.integers(0, size // 2, 2))
+        masks[k, y:y + size // 4, x:x + size // 3] = 1
+        boxes.append([x, y, x + size // 3, y + size // 4])
+    target = {"boxes": torch.tensor(boxes, dtype=torch.float32),
+              "labels": torch.tensor([1, 2, 3]), "masks": masks}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+
+    def train_step():
+        model.train()
+        losses = model([image], [target])
+        loss = sum(losses.values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    def infer():
+        model.eval()
+        with torch.no_grad():
+            model([image])
+
+    return time_calls(train_step, repeats), time_calls(infer, repeats)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 512, 1024])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-torch", action="store_true", help="skip torchvision")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    rows = []
+    for size in args.sizes:
+        train, infer = time_mrcnn(size, args.repeats, rng)
+        tv_train, tv_infer = (None, None) if args.no_torch else time_torchvision(
+            size, args.repeats, rng)
+        rows.append((size, train, infer, tv_train, tv_infer))
+        print(f"done {size}", file=sys.stderr, flush=True)
+
+    def fmt(v):
+        return "—" if v is None else f"{v:.2f} s"
+
+    def ratio(a, b):
+        return "—" if a is None or b is None else f"{a / b:.2f}×"
+
+    print("\n| size | mrcnn train step | torchvision train step | ratio | "
+          "mrcnn inference | torchvision inference | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for size, train, infer, tv_train, tv_infer in rows:
+        print(f"| {size}² | {fmt(train)} | {fmt(tv_train)} | {ratio(train, tv_train)} | "
+              f"{fmt(infer)} | {fmt(tv_infer)} | {ratio(infer, tv_infer)} |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
