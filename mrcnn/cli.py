@@ -1,20 +1,31 @@
 """The `mrcnn` command: one entry point shared by all samples.
 
+    mrcnn train    --dataset PATH [--config configs/x.yaml] [--weights coco|imagenet|last|none|PATH]
+                   [--logs DIR] [--epochs N] [--layers heads|3+|4+|5+|all] [--set KEY=VALUE ...]
+                   [--augment [PRESET]] [--val-fraction 0.2 --seed 0 | --val-dataset PATH]
+    mrcnn evaluate --dataset PATH [--weights last] [--subset val|test|train] [--limit N] [--out DIR]
+    mrcnn predict  --images DIR|GLOB --out DIR [--format coco|labelme] [--weights last]
+    mrcnn splash   --image FILE | --video FILE [--out FILE] [--weights last]
     mrcnn validate <dataset> [--plot stats.png]
-    mrcnn split <annotations> --val 0.2 --seed 0
+    mrcnn split    <annotations> --val 0.2 --seed 0
 
-Each subcommand lives in an `add_<name>_command(subparsers)` function that
-adds its parser and sets `func`, a function of the parsed arguments that
-returns the exit code. New subcommands (train, evaluate, predict, splash,
-export) are added by appending their function to `COMMANDS`;
-`add_dataset_arguments` / `dataset_options` give every command the same
-dataset flags.
+A sample hands its Config class and dataset loader over:
+`cli.main(argv, config_class=GnsConfig, dataset_loader=load_gns, prog="gns.py")`
+(see mrcnn.commands.project). Each subcommand lives in an
+`add_<name>_command(subparsers)` function that adds its parser and sets
+`func`, a function of the parsed arguments (and the Project) that returns the
+exit code; the work itself is done in mrcnn.commands.<name>. Bad flags and
+bad values exit with code 2 and a usage message.
 """
 import argparse
 import json
 import logging
+import os
 import sys
 
+from mrcnn.commands import UsageError
+from mrcnn.commands.project import Project
+from mrcnn.config import ConfigError
 from mrcnn.data.errors import DatasetError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_FAILED = 0, 1, 2
@@ -22,10 +33,18 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_FAILED = 0, 1, 2
 
 # --- shared dataset arguments ------------------------------------------------
 
-def add_dataset_arguments(parser, positional="dataset"):
-    """The flags that say how to read a dataset (see `read_dataset`)."""
-    parser.add_argument(positional, help="annotation file (COCO/VIA/LabelMe JSON, Open Images CSV) "
-                                         "or dataset folder (VOC, mask folders, LabelMe)")
+def add_dataset_arguments(parser, positional="dataset", required=True):
+    """The flags that say how to read a dataset (see `read_dataset`).
+
+    positional: the dataset argument's name; "--dataset" makes it a flag
+    (train, evaluate), required unless `required` is False.
+    """
+    help_text = ("annotation file (COCO/VIA/LabelMe JSON, Open Images CSV) "
+                 "or dataset folder (VOC, mask folders, LabelMe)")
+    if positional.startswith("-"):
+        parser.add_argument(positional, required=required, metavar="PATH", help=help_text)
+    else:
+        parser.add_argument(positional, help=help_text)
     group = parser.add_argument_group("dataset")
     group.add_argument("--image-dir", help="folder the image paths are relative to")
     group.add_argument("--format", choices=["via", "coco", "labelme", "voc", "masks", "openimages"],
@@ -61,7 +80,7 @@ def dataset_options(args):
 
 # --- validate ---------------------------------------------------------------
 
-def add_validate_command(subparsers):
+def add_validate_command(subparsers, project=None):
     parser = subparsers.add_parser(
         "validate", help="check every image and annotation of a dataset before training",
         description="Read every image and annotation, report problems with counts and examples, "
@@ -95,7 +114,7 @@ def run_validate(args):
 
 # --- split --------------------------------------------------------------------
 
-def add_split_command(subparsers):
+def add_split_command(subparsers, project=None):
     parser = subparsers.add_parser(
         "split", help="deterministic train/val split of an annotation file, stratified by class",
         description="Write <name>_train / <name>_val annotation files (COCO, VIA, Open Images CSV) or "
@@ -120,36 +139,225 @@ def run_split(args):
     return EXIT_OK
 
 
+# --- flags shared by the model commands --------------------------------------------
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
+def fraction(text):
+    """argparse type: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not in [0, 1)")
+    return value
+
+
+def add_model_arguments(parser, weights_default):
+    """--weights, --logs, --config, --set: which network, with which settings."""
+    parser.add_argument("--weights", default=weights_default, metavar="coco|imagenet|last|none|PATH",
+                        help=f"weights to start from (default {weights_default}): matterport's COCO "
+                             "file, the ImageNet backbone, the newest checkpoint of this NAME under "
+                             "--logs (resumed exactly), none, or an .h5 file")
+    parser.add_argument("--logs", default=None, metavar="DIR",
+                        help="folder of the training runs and checkpoints (default: the project's logs/)")
+    parser.add_argument("--config", metavar="YAML", help="settings file, e.g. configs/gns.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting (repeatable; YAML values), e.g. --set IMAGE_MAX_DIM=512")
+
+
+def add_split_arguments(parser):
+    """How train and evaluate split a dataset (mrcnn.commands.datasets)."""
+    group = parser.add_argument_group("train/val split")
+    group.add_argument("--val-dataset", metavar="PATH", help="validation images from this dataset")
+    group.add_argument("--val-fraction", type=fraction, default=0.2,
+                       help="without split folders/files: fraction of images held out (0.2)")
+    group.add_argument("--seed", type=int, default=0, help="seed of that split (0)")
+
+
+def _project_command(name):
+    """func of a model command: mrcnn.commands.<name>.run_<name>(args, project)."""
+    def run(args):
+        import importlib
+
+        module = importlib.import_module(f"mrcnn.commands.{name}")
+        return getattr(module, f"run_{name}")(args, args.project)
+    return run
+
+
+# --- train / evaluate / predict / splash ------------------------------------------
+
+def add_train_command(subparsers, project=None):
+    parser = subparsers.add_parser(
+        "train", help="train (staged: Config.TRAINING_SCHEDULE), or continue with --weights=last",
+        description="Train on a dataset, stage by stage as Config.TRAINING_SCHEDULE says (heads, "
+                    "then all layers, on pretrained weights; all layers from scratch). "
+                    "A checkpoint per epoch goes to <logs>/<name><YYYYmmddTHHMM>/.")
+    add_dataset_arguments(parser, "--dataset", required=project is None or project.dataset_required)
+    add_model_arguments(parser, weights_default="none")
+    parser.add_argument("--epochs", type=positive_int,
+                        help="total epochs to reach, finished ones included (default: the schedule's)")
+    parser.add_argument("--layers", help="train these layers for the whole run instead of the "
+                                         "schedule: heads, 3+, 4+, 5+, all or a regex")
+    parser.add_argument("--augment", nargs="?", const="default", metavar="PRESET",
+                        help="augment training images: default (flips, scale, brightness) or none")
+    add_split_arguments(parser)
+    parser.set_defaults(func=_project_command("train"))
+    return parser
+
+
+def add_evaluate_command(subparsers, project=None):
+    parser = subparsers.add_parser(
+        "evaluate", help="COCO mAP and matterport's mAP@0.5 on the held-out images",
+        description="Detect on the val part (test when the data has one), split as train split it, "
+                    "and print COCO metrics per class.")
+    add_dataset_arguments(parser, "--dataset", required=project is None or project.dataset_required)
+    add_model_arguments(parser, weights_default="last")
+    parser.add_argument("--subset", choices=["train", "val", "test"],
+                        help="the part to evaluate (default: test if present, else val)")
+    parser.add_argument("--limit", type=positive_int, help="evaluate the first N images only")
+    parser.add_argument("--iou-type", choices=["segm", "bbox", "both"], default="segm",
+                        help="masks (segm, default), boxes, or both")
+    parser.add_argument("--out", metavar="DIR", help="write metrics.json and coco_results.json "
+                                                     "(default: beside the checkpoint)")
+    add_split_arguments(parser)
+    parser.set_defaults(func=_project_command("evaluate"))
+    return parser
+
+
+def add_predict_command(subparsers, project=None):
+    parser = subparsers.add_parser(
+        "predict", help="detect on image files: drawings + COCO results, or LabelMe JSONs",
+        description="Detect on images. --format coco: <out>/<stem>.png drawings and "
+                    "coco_results.json; --format labelme: <out>/<stem>.json polygons to correct "
+                    "in labelme (model-assisted annotation).")
+    parser.add_argument("--images", required=True, metavar="DIR|GLOB", help="a folder, a glob or a file")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--format", choices=["coco", "labelme"], default="coco", help="output format")
+    add_model_arguments(parser, weights_default="last")
+    parser.set_defaults(func=_project_command("predict"))
+    return parser
+
+
+def add_splash_command(subparsers, project=None):
+    parser = subparsers.add_parser(
+        "splash", help="colour splash of the detected objects on an image or a video",
+        description="matterport's colour splash: detected objects in colour, the rest grey.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", metavar="FILE", help="an image file")
+    source.add_argument("--video", metavar="FILE", help="a video file (written as MJPG .avi)")
+    parser.add_argument("--out", metavar="FILE", help="output file (default splash_<time>.png/.avi)")
+    add_model_arguments(parser, weights_default="last")
+    parser.set_defaults(func=_project_command("splash"))
+    return parser
+
+
 # --- entry point ------------------------------------------------------------------
 
-COMMANDS = [add_validate_command, add_split_command]
+COMMANDS = [add_train_command, add_evaluate_command, add_predict_command, add_splash_command,
+            add_validate_command, add_split_command]
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="mrcnn", description="Mask R-CNN for Keras 3: datasets, "
+def build_parser(project=None):
+    project = project or Project()
+    parser = argparse.ArgumentParser(prog=project.prog, description="Mask R-CNN for Keras 3: datasets, "
                                      "training, evaluation and inference from the command line.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log INFO messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_command in COMMANDS:
-        add_command(subparsers)
+        sub = add_command(subparsers, project)
+        sub.set_defaults(_parser=sub, project=project)
     return parser
 
 
-def main(argv=None):
+def import_tensorflow_quietly():
+    """Import TensorFlow with its start-up lines (CPU features, oneDNN notices)
+    kept off the terminal: they go to a temporary file, shown only when the
+    import fails (PLATFORM-NOTES: only redirecting fd 2 hides them)."""
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+MODEL_COMMANDS = ("train", "evaluate", "predict", "splash")
+
+
+def main(argv=None, config_class=None, dataset_loader=None, inference_config_class=None,
+         prog=None, logs_dir=None, dataset_required=True):
     """Run the `mrcnn` command; returns the exit code (0 ok, 1 problems found,
-    2 failure)."""
-    parser = build_parser()
+    2 failure). Usage errors (unknown flags, bad values) exit with code 2
+    through SystemExit, after the usage message.
+
+    A sample passes its Config subclass and dataset loader (see
+    mrcnn.commands.project.Project); the generic command uses `Config` with
+    --config/--set and `read_dataset`.
+    """
+    from mrcnn.commands.datasets import generic_loader
+
+    project = Project(config_class=config_class, dataset_loader=dataset_loader or generic_loader,
+                      inference_config_class=inference_config_class, prog=prog or "mrcnn",
+                      logs_dir=logs_dir, dataset_required=dataset_required)
+    parser = build_parser(project)
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return EXIT_FAILED
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    levels = {name: logging.getLogger(name).level for name in ("mrcnn", "mrcnn.data")}
     try:
+        if args.command in MODEL_COMMANDS:
+            _prepare_model_command(args, project)
         return int(args.func(args) or EXIT_OK)
+    except (UsageError, ConfigError) as e:
+        args._parser.error(str(e))
     except (DatasetError, OSError) as e:
-        print(f"mrcnn {args.command}: {e}", file=sys.stderr)
+        print(f"{project.prog} {args.command}: {e}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        # main() also runs in-process (samples, tests): leave logging as it was.
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _prepare_model_command(args, project):
+    """Defaults that depend on the project, quiet TensorFlow, and the log
+    level: train shows Keras' progress bar and mrcnn's INFO lines (the model
+    logs at INFO what matterport printed)."""
+    args.logs = os.path.abspath(args.logs or project.default_logs)
+    args.reader_options = dataset_options(args) if hasattr(args, "image_dir") else {}
+    if not args.verbose:
+        import_tensorflow_quietly()
+    if args.command == "train":
+        logging.getLogger("mrcnn").setLevel(logging.INFO)
+        # The readers' problems are summarised once by the command.
+        logging.getLogger("mrcnn.data").setLevel(logging.WARNING if args.verbose else logging.ERROR)
 
 
 if __name__ == "__main__":

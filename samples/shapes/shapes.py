@@ -3,14 +3,17 @@ generated on the fly (matterport's "train_shapes" example). The embedded
 default of the project: no download, trains from scratch on a CPU.
 
     python samples/shapes/shapes.py train            # train from scratch
-    python samples/shapes/shapes.py evaluate         # mAP@0.5 on held-out images
+    python samples/shapes/shapes.py evaluate         # COCO metrics and mAP@0.5 on held-out images
     python samples/shapes/shapes.py train --weights=last --epochs 12   # continue
+    python samples/shapes/shapes.py predict --images=<folder> --out=<folder>
+
+The commands and flags are the shared ones of `mrcnn` (mrcnn/cli.py);
+`--dataset` is not needed (the images are generated), `--steps N` is short
+for `--set STEPS_PER_EPOCH=N`.
 """
-import argparse
 import math
 import os
 import sys
-import time
 
 import numpy as np
 import skimage.draw
@@ -19,10 +22,17 @@ ROOT_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__
 if ROOT_DIR not in sys.path:
     sys.path.insert(0, ROOT_DIR)
 
-from mrcnn import utils  # noqa: E402
+from mrcnn import cli, utils  # noqa: E402
 from mrcnn.config import Config  # noqa: E402
 
 DEFAULT_LOGS_DIR = os.path.join(ROOT_DIR, "logs")
+# The held-out images `evaluate` measures: fixed, never trained on.
+HELD_OUT_COUNT = 100
+HELD_OUT_SEED = 12345
+# random_shape() keeps shapes 20 pixels from the border with sides of 20 to
+# H/4 pixels: smaller images cannot hold one, so they are generated at this
+# size and resized by the model.
+MIN_GENERATED_SIZE = 128
 
 
 class ShapesConfig(Config):
@@ -58,6 +68,8 @@ class ShapesConfig(Config):
     POST_NMS_ROIS_INFERENCE = 250
     DETECTION_MAX_INSTANCES = 20
 
+    CLASS_NAMES = ["square", "circle", "triangle"]
+
     # Use a small epoch since the data is simple
     STEPS_PER_EPOCH = 100
 
@@ -67,6 +79,9 @@ class ShapesConfig(Config):
     # Plain SGD at matterport's 0.001 learns too slowly from scratch in a CPU
     # budget; the shapes are simple enough for a larger step.
     LEARNING_RATE = 0.01
+
+    # From scratch, all layers: 6 epochs reach a useful mAP on a CPU.
+    TRAINING_SCHEDULE = [{"layers": "all", "epochs": 6}]
 
 
 class InferenceConfig(ShapesConfig):
@@ -206,15 +221,34 @@ class ShapesDataset(utils.Dataset):
         return bg_color.tolist(), shapes
 
 
+def generated_size(config):
+    """(height, width) of generated images: the model's input size, at least
+    MIN_GENERATED_SIZE."""
+    return (max(int(config.IMAGE_SHAPE[0]), MIN_GENERATED_SIZE),
+            max(int(config.IMAGE_SHAPE[1]), MIN_GENERATED_SIZE))
+
+
 def make_datasets(config, train_count=500, val_count=50, seed=0):
     """Train and validation datasets of generated images (disjoint seeds)."""
+    height, width = generated_size(config)
     train = ShapesDataset()
-    train.load_shapes(train_count, config.IMAGE_SHAPE[0], config.IMAGE_SHAPE[1], seed=seed)
+    train.load_shapes(train_count, height, width, seed=seed)
     train.prepare()
     val = ShapesDataset()
-    val.load_shapes(val_count, config.IMAGE_SHAPE[0], config.IMAGE_SHAPE[1], seed=seed + 1)
+    val.load_shapes(val_count, height, width, seed=seed + 1)
     val.prepare()
     return train, val
+
+
+def load_shapes(path, config, **options):
+    """The CLI's dataset loader: generated images, already split into
+    {"train": 500, "val": 50, "test": HELD_OUT_COUNT held-out images}.
+    path and reader options do not apply (there are no files)."""
+    train, val = make_datasets(config)
+    test = ShapesDataset()
+    test.load_shapes(HELD_OUT_COUNT, *generated_size(config), seed=HELD_OUT_SEED)
+    test.prepare()
+    return {"train": train, "val": val, "test": test}
 
 
 def evaluate_map(model, dataset, config, limit=None, iou_threshold=0.5):
@@ -235,50 +269,22 @@ def evaluate_map(model, dataset, config, limit=None, iou_threshold=0.5):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Train Mask R-CNN on synthetic shapes.")
-    parser.add_argument("command", choices=["train", "evaluate"])
-    parser.add_argument("--logs", default=DEFAULT_LOGS_DIR,
-                        help="Logs and checkpoints directory (default: logs/)")
-    parser.add_argument("--weights", default=None,
-                        help="none, last or a path (train default: none; evaluate: last)")
-    parser.add_argument("--epochs", type=int, default=6, help="Total epochs to reach")
-    parser.add_argument("--steps", type=int, default=None, help="Steps per epoch")
-    parser.add_argument("--limit", type=int, default=100, help="Images to evaluate")
-    args = parser.parse_args(argv)
-
-    from mrcnn import model as modellib
-
-    if args.command == "train":
-        config = ShapesConfig()
-        if args.steps:
-            config.STEPS_PER_EPOCH = args.steps
-        config.display()
-        model = modellib.MaskRCNN(mode="training", config=config, model_dir=args.logs)
-        weights = (args.weights or "none").lower()
-        if weights == "last":
-            model.load_weights(model.find_last(), by_name=True)
-        elif weights != "none":
-            model.load_weights(args.weights, by_name=True)
-        train, val = make_datasets(config)
-        start = time.time()
-        model.train(train, val, learning_rate=config.LEARNING_RATE,
-                    epochs=args.epochs, layers="all")
-        print(f"Trained to epoch {model.epoch} in {time.time() - start:.0f} s; "
-              f"checkpoints in {model.log_dir}")
-    else:
-        config = InferenceConfig()
-        model = modellib.MaskRCNN(mode="inference", config=config, model_dir=args.logs)
-        weights = args.weights if args.weights and args.weights != "last" else model.find_last()
-        print(f"Loading weights {weights}")
-        model.load_weights(weights, by_name=True)
-        held_out = ShapesDataset()
-        held_out.load_shapes(args.limit, config.IMAGE_SHAPE[0], config.IMAGE_SHAPE[1],
-                             seed=12345)
-        held_out.prepare()
-        score = evaluate_map(model, held_out, config)
-        print(f"mAP@0.5 over {len(held_out.image_ids)} held-out images: {score:.3f}")
-        return score
+    """The shared CLI with the shapes Config and generated data. `--steps N`
+    (the sample's older flag) is kept as `--set STEPS_PER_EPOCH=N`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    translated = []
+    while argv:
+        item = argv.pop(0)
+        if item == "--steps" and argv:
+            translated += ["--set", f"STEPS_PER_EPOCH={argv.pop(0)}"]
+        elif item.startswith("--steps="):
+            translated += ["--set", f"STEPS_PER_EPOCH={item.split('=', 1)[1]}"]
+        else:
+            translated.append(item)
+    return cli.main(translated, config_class=ShapesConfig, inference_config_class=InferenceConfig,
+                    dataset_loader=load_shapes, prog="shapes.py", logs_dir=DEFAULT_LOGS_DIR,
+                    dataset_required=False)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""What the `mrcnn` commands do, one module per command; `mrcnn.cli` only
+parses the command line and hands the parsed arguments over.
+
+    project.py   Project (what a sample hands to the CLI), building the Config
+    datasets.py  train/val(/test) parts: split folders, split files, image lists
+                 or a seeded stratified split
+    session.py   --weights resolution, the model, class names
+    train.py     staged training (Config.TRAINING_SCHEDULE)
+    evaluate.py  COCO metrics and matterport's mAP@0.5 on the val/test part
+    predict.py   detections on image files: PNGs + COCO results, or LabelMe JSONs
+    labelme.py   masks -> LabelMe polygon shapes (model-assisted annotation)
+    splash.py    matterport's colour splash on an image or a video
+"""
+
+
+class UsageError(ValueError):
+    """A flag has a bad value: the CLI prints the usage and this message."""

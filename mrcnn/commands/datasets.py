@@ -1,0 +1,186 @@
+"""The train / val (/ test) parts of a dataset for `train` and `evaluate`.
+
+Tried in this order (the first that applies wins):
+  1. `--val-dataset PATH`: --dataset is the training part, PATH the validation part;
+  2. split folders: `<dataset>/train/` and `<dataset>/val/` (or `validation/`),
+     optionally `<dataset>/test/` (matterport's balloon layout);
+  3. split files written by `mrcnn split`: `<name>_train.<ext>` and
+     `<name>_val.<ext>` beside the annotation file (or in the dataset folder);
+  4. image lists written by `mrcnn split` for folder formats: `train.txt` and
+     `val.txt` in the dataset folder;
+  5. otherwise a stratified split of the whole dataset: `--val-fraction` of
+     the images (default 0.2) for validation, with a fixed `--seed` (default 0),
+     so train and evaluate see the same parts.
+"""
+import copy
+import glob
+import logging
+import os
+
+from mrcnn.config import ConfigError
+from mrcnn.data.read import read_dataset
+from mrcnn.data.split import stratified_split
+
+logger = logging.getLogger(__name__)
+
+SPLIT_FOLDERS = {"train": ("train",), "val": ("val", "validation"), "test": ("test",)}
+SPLIT_FILE_EXTENSIONS = (".json", ".csv")
+
+
+def generic_loader(path, config, **options):
+    """The dataset loader of the generic `mrcnn` command: `read_dataset` with
+    the config's CLASS_NAMES as the classes to keep, in their order. A
+    one-class config names the class of VIA regions without a class
+    attribute (matterport's balloon files have none)."""
+    from mrcnn.data.read import detect_format
+
+    names = list(config.CLASS_NAMES or [])
+    if names:
+        options.setdefault("classes", names)
+    fmt = options.get("format")
+    if fmt is None and os.path.exists(path):
+        fmt = detect_format(path)[0]
+    if fmt == "via" and len(names) == 1:
+        options.setdefault("default_class", names[0])
+    return read_dataset(path, **options)
+
+
+def subset(dataset, indices):
+    """A prepared copy of `dataset` holding the images at `indices` (internal
+    ids), with the same classes and class ids."""
+    part = copy.copy(dataset)
+    part.image_info = [dataset.image_info[i] for i in indices]
+    part.prepare()
+    return part
+
+
+def image_labels(dataset):
+    """One list of class labels per image (for stratifying): from the
+    readers' instance records when present, else from load_mask."""
+    labels = []
+    for image_id in dataset.image_ids:
+        info = dataset.image_info[image_id]
+        if isinstance(info.get("instances"), list):
+            labels.append([str(r.get("class_id")) for r in info["instances"]])
+        else:
+            labels.append([str(c) for c in dataset.load_mask(image_id)[1]])
+    return labels
+
+
+def _split_folders(path):
+    found = {}
+    for part, names in SPLIT_FOLDERS.items():
+        for name in names:
+            candidate = os.path.join(path, name)
+            if os.path.isdir(candidate):
+                found[part] = candidate
+                break
+    return found if "train" in found and "val" in found else None
+
+
+def _split_files(path):
+    """{"train": file, "val": file} written by `mrcnn split`, or None."""
+    if os.path.isfile(path):
+        stem, ext = os.path.splitext(path)
+        pairs = [(f"{stem}_train{ext}", f"{stem}_val{ext}")]
+    elif os.path.isdir(path):
+        pairs = []
+        for ext in SPLIT_FILE_EXTENSIONS:
+            for train in sorted(glob.glob(os.path.join(glob.escape(path), f"*_train{ext}"))):
+                pairs.append((train, train[:-len(f"_train{ext}")] + f"_val{ext}"))
+    else:
+        return None
+    pairs = [(t, v) for t, v in pairs if os.path.isfile(t) and os.path.isfile(v)]
+    if len(pairs) > 1:
+        raise ConfigError(f"{path}: several split file pairs {[os.path.basename(t) for t, _ in pairs]}; "
+                          "point --dataset at one annotation file")
+    return {"train": pairs[0][0], "val": pairs[0][1]} if pairs else None
+
+
+def _image_lists(path):
+    if not os.path.isdir(path):
+        return None
+    lists = {part: os.path.join(path, f"{part}.txt") for part in ("train", "val")}
+    return lists if all(os.path.isfile(p) for p in lists.values()) else None
+
+
+def load_parts(loader, path, config, options=None, val_path=None, val_fraction=0.2, seed=0):
+    """Read a dataset and split it (see the module docstring).
+
+    loader: (path, config, **options) -> Dataset or {"train", "val", ["test"]}.
+    path: the --dataset value (None for generated data).
+    Returns: (parts, how): parts {"train": Dataset, "val": Dataset or None,
+    optionally "test": Dataset}, how a sentence saying where the split came from.
+    """
+    options = dict(options or {})
+    if val_path:
+        return ({"train": loader(path, config, **options), "val": loader(val_path, config, **options)},
+                f"validation images from {val_path}")
+    if path is not None:
+        folders = _split_folders(path) if os.path.isdir(path) else None
+        if folders:
+            return ({part: loader(p, config, **options) for part, p in folders.items()},
+                    f"split folders {', '.join(os.path.basename(p) + '/' for p in folders.values())}")
+        files = _split_files(path)
+        if files:
+            return ({part: loader(p, config, **options) for part, p in files.items()},
+                    f"split files {os.path.basename(files['train'])}, {os.path.basename(files['val'])}")
+        lists = _image_lists(path)
+        if lists and "image_list" not in options:
+            return ({part: loader(path, config, image_list=p, **options) for part, p in lists.items()},
+                    "image lists train.txt, val.txt")
+    dataset = loader(path, config, **options)
+    if isinstance(dataset, dict):
+        if "train" not in dataset:
+            raise ConfigError("the dataset loader returned parts without 'train'")
+        return dict({"val": None}, **dataset), "the loader's own parts"
+    if not val_fraction:
+        return {"train": dataset, "val": None}, "all images for training (--val-fraction 0)"
+    train_ids, val_ids = stratified_split(image_labels(dataset), val=val_fraction, seed=seed)
+    if not train_ids or not val_ids:
+        raise ConfigError(f"{path}: {len(dataset.image_ids)} image(s) cannot be split with "
+                          f"--val-fraction {val_fraction}; add images or pass --val-fraction 0")
+    return ({"train": subset(dataset, train_ids), "val": subset(dataset, val_ids)},
+            f"stratified split, --val-fraction {val_fraction:g} --seed {seed}")
+
+
+def instance_counts(dataset):
+    """{class name: instances} from the readers' records without drawing a
+    mask, or None when the dataset keeps no records (generated data)."""
+    counts = {}
+    for info in dataset.image_info:
+        instances = info.get("instances")
+        if not isinstance(instances, list):
+            return None
+        for record in instances:
+            class_id = dataset.map_source_class_id(f"{info['source']}.{record['class_id']}")
+            name = dataset.class_names[class_id]
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def describe_parts(parts):
+    """Lines like "train: 64 images, 72 instances (gun 37, sword 35)"."""
+    lines = []
+    for name, dataset in parts.items():
+        if dataset is None:
+            continue
+        line = f"{name}: {len(dataset.image_ids)} images"
+        counts = instance_counts(dataset)
+        if counts is not None:
+            per_class = ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))
+            line += f", {sum(counts.values())} instances" + (f" ({per_class})" if per_class else "")
+        lines.append(line)
+    return lines
+
+
+def problem_lines(parts):
+    """The readers' summaries of what they skipped, once per problem log."""
+    seen, lines = set(), []
+    for dataset in parts.values():
+        problems = getattr(dataset, "problems", None)
+        if problems is None or id(problems) in seen:
+            continue
+        seen.add(id(problems))
+        lines += problems.summary_lines(("error", "warning"))
+    return lines

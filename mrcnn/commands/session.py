@@ -1,0 +1,83 @@
+"""From command-line flags to a MaskRCNN with its weights.
+
+`--weights` is one of coco | imagenet | last | none | PATH, resolved and
+loaded by mrcnn.weights (`resolve_weights`, `load_initial_weights`): COCO by
+name with the class-specific heads skipped when the class count differs,
+ImageNet into the backbone, `last` (the newest checkpoint of the config's
+NAME under --logs) resumed exactly.
+"""
+import logging
+import os
+
+from mrcnn.commands import UsageError
+from mrcnn.commands.project import build_config, checkpoint_settings
+from mrcnn.training.checkpoints import continued_run, find_last_checkpoint
+
+logger = logging.getLogger(__name__)
+
+NAMED_WEIGHTS = ("coco", "imagenet", "last", "none")
+
+
+def check_weights_flag(spec):
+    """Refuse a --weights value that is neither a name nor a file."""
+    if spec is None or str(spec).lower() in NAMED_WEIGHTS:
+        return
+    if not os.path.isfile(os.path.expanduser(str(spec))):
+        raise UsageError(f"--weights={spec}: no such file; give coco, imagenet, last, none "
+                         "or the path of an .h5 weight file")
+
+
+def weights_file(spec, config, logs):
+    """The file behind --weights when it is known without building the model
+    (`last` and paths), else None (coco, imagenet: looked up when loading;
+    none)."""
+    key = str(spec or "none").lower()
+    if key == "last":
+        return find_last_checkpoint(logs, config.NAME)
+    if key in NAMED_WEIGHTS:
+        return None
+    return os.path.abspath(os.path.expanduser(str(spec)))
+
+
+def configure(project, args, mode):
+    """The Config of a command and the weights file it will load.
+
+    The checkpoint's own settings are applied for inference, and for training
+    when the file continues a run of this NAME (see mrcnn.commands.project).
+    Returns: (config, path or None, continues_run: bool).
+    """
+    check_weights_flag(args.weights)
+    first = build_config(project, args, mode)
+    path = weights_file(args.weights, first, args.logs)
+    if path is None:
+        return first, None, False
+    continues = bool(continued_run(path, first.NAME))
+    settings = checkpoint_settings(path) if (mode == "inference" or continues) else None
+    if not settings:
+        return first, path, continues
+    config = build_config(project, args, mode, checkpoint=settings)
+    return config, path, continues
+
+
+def load_model(mode, config, args, path):
+    """Build the MaskRCNN and load --weights. Returns (model, LoadReport or None)."""
+    from mrcnn.model import MaskRCNN
+    from mrcnn.weights import load_initial_weights
+
+    model = MaskRCNN(mode=mode, config=config, model_dir=args.logs)
+    spec = path or args.weights or "none"
+    report = load_initial_weights(model, spec)
+    if report is not None:
+        print(f"Weights: {report.summary()}")
+    return model, report
+
+
+def backbone_loaded(report):
+    """Whether a LoadReport put pretrained values into the backbone (conv1,
+    res*): only then does training the heads alone make sense."""
+    if report is None:
+        return False
+    loaded = getattr(report, "loaded", None)
+    if loaded is None:
+        return True
+    return any(p.split("/")[0] == "conv1" or p.startswith("res") for p in loaded)

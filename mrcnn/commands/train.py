@@ -1,0 +1,69 @@
+"""`train`: staged training of a sample or of `--config` settings.
+
+The stages come from Config.TRAINING_SCHEDULE (mrcnn.training.schedule):
+matterport's heads-then-all recipe when a pretrained backbone was loaded
+(coco, imagenet, a file with backbone weights), all layers in every stage
+otherwise. The effective schedule is stored in the config, which every
+checkpoint saves, so `--weights=last` finishes the same stages.
+"""
+import logging
+import time
+
+from mrcnn.commands.datasets import describe_parts, load_parts, problem_lines
+from mrcnn.commands.project import reconcile_classes
+from mrcnn.commands.session import backbone_loaded, configure, load_model
+from mrcnn.training import schedule as schedules
+
+logger = logging.getLogger(__name__)
+
+
+def effective_schedule(config, report, continues_run, layers=None):
+    """The stages' source for this run: the run's own when continuing it
+    (already effective), else the config's, turned to all layers when no
+    pretrained backbone was loaded. Returns a new list."""
+    if continues_run:
+        return schedules.check_schedule(config.TRAINING_SCHEDULE)
+    if backbone_loaded(report):
+        return schedules.check_schedule(config.TRAINING_SCHEDULE)
+    if layers and layers != "all":
+        logger.warning("--layers=%s on a network without a pretrained backbone: the other "
+                       "layers stay random", layers)
+    else:
+        print("No pretrained backbone loaded: every stage trains all layers "
+              "(heads alone cannot learn on a random, frozen backbone)")
+    return schedules.from_scratch_schedule(config.TRAINING_SCHEDULE)
+
+
+def run_train(args, project):
+    """Train; returns the exit code. Prints the parts, the stages and where
+    the checkpoints are."""
+    config, path, continues = configure(project, args, "training")
+    if args.augment:
+        config.AUGMENTATION = None if args.augment == "none" else args.augment
+    loader = project.dataset_loader
+    parts, how = load_parts(loader, args.dataset, config, options=args.reader_options,
+                            val_path=args.val_dataset, val_fraction=args.val_fraction, seed=args.seed)
+    reconcile_classes(config, parts["train"].class_names)
+    config.validate()
+    print(f"Dataset ({how}):")
+    for line in describe_parts(parts) + problem_lines(parts):
+        print(f"  {line}")
+    if args.verbose:
+        config.display()
+
+    model, report = load_model("training", config, args, path)
+    config.TRAINING_SCHEDULE = effective_schedule(config, report, continues, args.layers)
+    stages = schedules.training_stages(config.TRAINING_SCHEDULE, config.LEARNING_RATE,
+                                       epochs=args.epochs, layers=args.layers)
+    print(f"Training {config.NAME} from epoch {model.epoch}; stages:")
+    for line in schedules.describe(stages, model.epoch):
+        print(f"  {line}")
+    start = time.time()
+    for stage in stages:
+        if model.epoch >= stage.end_epoch:
+            continue
+        model.train(parts["train"], parts.get("val"), learning_rate=stage.learning_rate,
+                    epochs=stage.end_epoch, layers=stage.layers)
+    print(f"Trained to epoch {model.epoch} in {time.time() - start:.0f} s; checkpoints in "
+          f"{model.log_dir}")
+    return 0

@@ -1,0 +1,150 @@
+"""Each model command of the generic `mrcnn` CLI once, in-process, on a tiny
+network and a tiny VIA 2 dataset: train, train --weights=last, evaluate,
+predict (COCO and LabelMe), splash (image and video)."""
+import glob
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from cli_fixtures import tiny_args, write_via2
+from PIL import Image
+
+from mrcnn.cli import main
+from mrcnn.commands.datasets import generic_loader, load_parts
+from mrcnn.config import Config
+from mrcnn.data import read_dataset
+
+
+def saved_settings(checkpoint):
+    with h5py.File(checkpoint, "r") as f:
+        return yaml.safe_load(f.attrs["mrcnn_config"]), int(f.attrs["epoch"])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One epoch of one step from scratch; returns (root, dataset json, logs)."""
+    root = tmp_path_factory.mktemp("cli")
+    data = write_via2(root / "data", count=6)
+    logs = root / "logs"
+    assert main(["train", "--dataset", str(data), *tiny_args(logs), "--epochs", "1"]) == 0
+    return root, data, logs
+
+
+def checkpoints(logs):
+    return sorted(glob.glob(os.path.join(str(logs), "mrcnn*", "mask_rcnn_mrcnn_*.h5")))
+
+
+def test_train_from_scratch_writes_a_checkpoint_with_its_settings(run):
+    _, _, logs = run
+    files = checkpoints(logs)
+    assert [os.path.basename(f) for f in files] == ["mask_rcnn_mrcnn_0001.h5"]
+    settings, epoch = saved_settings(files[0])
+    assert epoch == 1
+    assert settings["NAME"] == "mrcnn" and settings["IMAGE_MAX_DIM"] == 64
+    assert settings["CLASS_NAMES"] == ["a", "b"] and settings["NUM_CLASSES"] == 3
+    # From scratch: the schedule's heads stage became all layers.
+    assert [s["layers"] for s in settings["TRAINING_SCHEDULE"]] == ["all", "all"]
+
+
+def test_train_last_continues_the_run_with_its_settings(run, capsys):
+    root, data, logs = run
+    # No --config: the checkpoint's own settings (64 px) are taken.
+    assert main(["train", "--dataset", str(data), "--logs", str(logs), "--weights=last",
+                 "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "from epoch 1" in out and "epochs 1-2: layers=all" in out
+    files = checkpoints(logs)
+    assert [os.path.basename(f) for f in files] == ["mask_rcnn_mrcnn_0001.h5", "mask_rcnn_mrcnn_0002.h5"]
+    assert os.path.dirname(files[0]) == os.path.dirname(files[1])
+    settings, epoch = saved_settings(files[1])
+    assert epoch == 2 and settings["IMAGE_MAX_DIM"] == 64
+
+
+def test_evaluate_writes_metrics_beside_the_checkpoint(run, capsys):
+    _, data, logs = run
+    assert main(["evaluate", "--dataset", str(data), "--logs", str(logs)]) == 0
+    out = capsys.readouterr().out
+    last = checkpoints(logs)[-1]
+    folder = os.path.join(os.path.dirname(last), f"evaluation_{os.path.basename(last)[:-3]}_val")
+    metrics = json.load(open(os.path.join(folder, "metrics.json")))
+    config = Config()
+    config.CLASS_NAMES = ["a", "b"]
+    parts, _ = load_parts(generic_loader, str(data), config)
+    assert metrics["num_images"] == len(parts["val"].image_ids)
+    assert metrics["subset"] == "val" and metrics["weights"] == last
+    assert -1 <= metrics["segm"]["AP"] <= 1 and 0 <= metrics["matterport_mAP50"] <= 1
+    results = json.load(open(os.path.join(folder, "coco_results.json")))
+    assert len(results) == metrics["num_detections"] <= 8 * metrics["num_images"]
+    assert {r["category_id"] for r in results} <= {1, 2}
+    assert "mAP@0.5 over" in out and "segm" in out
+
+
+def test_predict_writes_drawings_and_coco_results(run, tmp_path):
+    root, data, logs = run
+    out = tmp_path / "pred"
+    assert main(["predict", "--images", str(root / "data" / "img0*.jpg"), "--out", str(out),
+                 "--logs", str(logs)]) == 0
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == [f"img{i:02d}.png" for i in range(6)]
+    assert Image.open(out / "img00.png").size == (80, 64)
+    header = json.load(open(out / "coco_images.json"))
+    assert [c["name"] for c in header["categories"]] == ["a", "b"]
+    assert [im["file_name"] for im in header["images"]][0].endswith("img00.jpg")
+    results = json.load(open(out / "coco_results.json"))
+    assert {r["image_id"] for r in results} <= {im["id"] for im in header["images"]}
+    for r in results:
+        assert len(r["bbox"]) == 4 and 0 <= r["score"] <= 1 and r["segmentation"]["size"] == [64, 80]
+
+
+def test_predict_labelme_prelabels_images_that_read_back(run, tmp_path):
+    root, _, logs = run
+    images = tmp_path / "batch2"
+    images.mkdir()
+    for name in ("img00.jpg", "img01.jpg"):
+        (images / name).write_bytes((root / "data" / name).read_bytes())
+    assert main(["predict", "--images", str(images), "--out", str(images), "--format", "labelme",
+                 "--logs", str(logs)]) == 0
+    assert sorted(p.name for p in images.glob("*.json")) == ["img00.json", "img01.json"]
+    assert not list(images.glob("*.png"))
+    document = json.load(open(images / "img00.json"))
+    assert document["imagePath"] == "img00.jpg" and document["imageHeight"] == 64
+    assert {s["label"] for s in document["shapes"]} <= {"a", "b"}
+    # The project's reader takes the pre-labelled folder as a dataset.
+    if any(json.load(open(images / n))["shapes"] for n in ("img00.json", "img01.json")):
+        dataset = read_dataset(images, format="labelme")
+        assert len(dataset.image_ids) == 2
+
+
+def test_splash_an_image_keeps_colour_only_inside_detections(run, tmp_path):
+    root, _, logs = run
+    out = tmp_path / "splash.png"
+    assert main(["splash", "--image", str(root / "data" / "img00.jpg"), "--out", str(out),
+                 "--logs", str(logs)]) == 0
+    original = np.asarray(Image.open(root / "data" / "img00.jpg").convert("RGB")).astype(int)
+    splash = np.asarray(Image.open(out)).astype(int)
+    assert splash.shape == original.shape
+    grey = (splash[..., 0] == splash[..., 1]) & (splash[..., 1] == splash[..., 2])
+    kept = (splash == original).all(-1)
+    assert (grey | kept).all()
+
+
+def test_splash_a_video_writes_every_frame(run, tmp_path):
+    import cv2
+
+    _, _, logs = run
+    video = str(tmp_path / "in.avi")
+    writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*"MJPG"), 5, (80, 64))
+    for i in range(3):
+        frame = np.full((64, 80, 3), 40, np.uint8)
+        frame[10:40, 10 + 5 * i:40 + 5 * i] = (40, 40, 230)
+        writer.write(frame)
+    writer.release()
+    out = str(tmp_path / "out.avi")
+    assert main(["splash", "--video", video, "--out", out, "--logs", str(logs)]) == 0
+    capture = cv2.VideoCapture(out)
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (80, 64)
+    capture.release()
