@@ -168,6 +168,13 @@ class Config:
     # brightness/contrast).
     AUGMENTATION = None
 
+    # When BatchNorm statistics are learned (see TRAIN_BN), they are
+    # recomputed at the end of each epoch from this many training batches
+    # with the epoch's final weights ("precise BN"): moving averages lag a
+    # network trained from scratch, and inference would see another network.
+    # 0 keeps the plain moving averages.
+    BN_STATISTICS_BATCHES = 8
+
     # Threads that prepare training batches beside the model.
     DATA_WORKERS = 2
 

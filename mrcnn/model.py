@@ -32,6 +32,7 @@ from mrcnn.modeling.anchors import compute_backbone_shapes, get_anchors
 from mrcnn.modeling.backbone import set_batchnorm_statistics
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
 from mrcnn.training import resume
+from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
 from mrcnn.training.callbacks import EpochCheckpoint, LearningRateLogger
 from mrcnn.training.checkpoints import continued_run, find_last_checkpoint
 from mrcnn.training.keras_model import MaskRCNNTrainingModel
@@ -324,6 +325,15 @@ class MaskRCNN:
                                         write_graph=False),
             EpochCheckpoint(self, self.checkpoint_path, layers=layers),
         ]
+        if self.train_batchnorm and config.BN_STATISTICS_BATCHES:
+            # Learned statistics are recomputed for the epoch's final weights
+            # before validation and the checkpoint use them.
+            bn_batches = DataGenerator(train_dataset, config, shuffle=True,
+                                       augmentation=augmentation,
+                                       steps=config.BN_STATISTICS_BATCHES, workers=1)
+            callbacks.insert(0, BatchNormStatisticsCallback(
+                bn_batches, batches=config.BN_STATISTICS_BATCHES,
+                steps_per_epoch=config.STEPS_PER_EPOCH))
         if custom_callbacks:
             callbacks += list(custom_callbacks)
 

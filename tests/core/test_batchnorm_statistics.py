@@ -1,0 +1,60 @@
+"""Recomputed BatchNorm statistics match the batch statistics of the weights."""
+import keras
+import numpy as np
+from tiny import TinyConfig, tiny_dataset
+
+import mrcnn.model as modellib
+from mrcnn.data.pipeline import DataGenerator
+from mrcnn.training.batchnorm_statistics import BatchNormStatistics
+
+
+def test_recomputed_statistics_equal_the_average_batch_statistics(tmp_path):
+    config = TinyConfig()
+    model = modellib.MaskRCNN("training", config, str(tmp_path))
+    keras_model = model.keras_model
+    generator = DataGenerator(tiny_dataset(6), config, steps=3, seed=0, workers=1)
+    batches = [generator[i] for i in range(3)]
+
+    def variance_ratio(name):
+        """median over channels of inference-mode input variance / moving variance."""
+        layer = keras_model.get_layer(name)
+        probe = keras.Model(keras_model.inputs, layer.input)
+        x = probe(batches[0], training=False).numpy().reshape(-1, layer.input.shape[-1])
+        return np.median(x.var(0) / (layer.moving_variance.numpy() + 1e-3))
+
+    before = {name: variance_ratio(name) for name in ("bn3d_branch2c", "bn4f_branch2c")}
+    statistics = BatchNormStatistics(keras_model)
+    assert len(statistics.layers) > 50
+    assert statistics.update(batches) == 3
+
+    # bn_conv1's input is conv1 of the image: independent of other BatchNorms,
+    # so its statistics can be computed directly.
+    conv1 = keras.Model(keras_model.get_layer("input_image").output,
+                        keras_model.get_layer("conv1").output)
+    features = [conv1(b["input_image"]).numpy().reshape(-1, 64) for b in batches]
+    means = np.stack([f.mean(0) for f in features])
+    squares = np.stack([f.var(0) + f.mean(0) ** 2 for f in features])
+    layer = keras_model.get_layer("bn_conv1")
+    np.testing.assert_allclose(layer.moving_mean.numpy(), means.mean(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(layer.moving_variance.numpy(),
+                               squares.mean(0) - means.mean(0) ** 2, rtol=1e-3, atol=1e-4)
+
+    # In inference mode, BatchNorms deep in the network now see inputs whose
+    # variance their statistics describe; with the statistics of
+    # initialisation they were far off.
+    for name, ratio_before in before.items():
+        ratio = variance_ratio(name)
+        assert 0.4 < ratio < 2.5 and abs(np.log(ratio)) < abs(np.log(ratio_before)) / 2, (
+            name, ratio_before, ratio)
+
+
+def test_frozen_statistics_are_left_alone(tmp_path):
+    from mrcnn.modeling.backbone import set_batchnorm_statistics
+
+    config = TinyConfig()
+    config.TRAIN_BN = False
+    model = modellib.MaskRCNN("training", config, str(tmp_path))
+    set_batchnorm_statistics(model.keras_model, model.train_batchnorm)
+    statistics = BatchNormStatistics(model.keras_model)
+    assert statistics.layers == []
+    assert statistics.update([]) == 0

@@ -1,0 +1,42 @@
+"""From-scratch training learns: the acceptance runs of the core issue.
+
+Each takes minutes on a 2-core CPU, so they are marked slow (CI runs them).
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def run(args, cwd, timeout):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    result = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_matterport_style_script_learns_from_scratch(tmp_path):
+    """8 epochs x 50 steps x 2 images of 128 px, ResNet-101 and the default
+    learning rate, as a matterport user's script has them: mAP@0.5 >= 0.85."""
+    out = run([os.path.join(ROOT, "tests", "e2e", "matterport_style_script.py"),
+               str(tmp_path / "logs")], cwd=str(tmp_path), timeout=40 * 60)
+    score = float(out.strip().splitlines()[-1].split(":")[1])
+    print(f"matterport-style script mAP@0.5 = {score:.3f}")
+    assert score >= 0.85
+
+
+@pytest.mark.slow
+def test_shapes_sample_trains_and_evaluates(tmp_path):
+    """`shapes.py train` then `evaluate`, from another working directory."""
+    script = os.path.join(ROOT, "samples", "shapes", "shapes.py")
+    logs = str(tmp_path / "logs")
+    run([script, "train", "--logs", logs], cwd=str(tmp_path), timeout=40 * 60)
+    out = run([script, "evaluate", "--logs", logs], cwd=str(tmp_path), timeout=10 * 60)
+    score = float(out.strip().splitlines()[-1].rsplit(":", 1)[1])
+    print(f"shapes sample mAP@0.5 = {score:.3f}")
+    assert score >= 0.8
