@@ -1,10 +1,13 @@
 """Shared test setup: quiet TensorFlow, no network, small configs."""
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-# Never let a test download weights: point the cache at nothing useful.
-os.environ.setdefault("KERAS_HOME", os.path.join(os.path.dirname(__file__), ".keras_home_unused"))
+# Never let a test find or fetch real weights in the user's cache: Keras and
+# mrcnn.weights look under an empty temporary KERAS_HOME instead.
+os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="mrcnn-tests-keras-home-")
+os.environ.pop("MRCNN_WEIGHTS_DIR", None)
 
 import pytest  # noqa: E402
 
