@@ -8,47 +8,9 @@ from mrcnn.modeling.normalization import BatchNorm
 STAGE4_BLOCKS = {"resnet50": 5, "resnet101": 22}
 
 
-def identity_block(input_tensor, kernel_size, filters, stage, block, use_bias=True,
-                   train_bn=True):
-    """The identity_block is the block that has no conv layer at shortcut.
-
-    input_tensor: float32 [batch, H, W, C]
-    kernel_size: default 3, the kernel size of middle conv layer at main path
-    filters: list of integers, the nb_filters of 3 conv layer at main path
-    stage: integer, current stage label, used for generating layer names
-    block: 'a','b'..., current block label, used for generating layer names
-
-    Returns: float32 [batch, H, W, filters[2]]
-    """
-    nb_filter1, nb_filter2, nb_filter3 = filters
-    conv_name_base = "res" + str(stage) + block + "_branch"
-    bn_name_base = "bn" + str(stage) + block + "_branch"
-
-    x = layers.Conv2D(nb_filter1, (1, 1), name=conv_name_base + "2a", use_bias=use_bias)(input_tensor)
-    x = BatchNorm(name=bn_name_base + "2a", train_statistics=train_bn)(x)
-    x = layers.Activation("relu")(x)
-
-    x = layers.Conv2D(nb_filter2, (kernel_size, kernel_size), padding="same",
-                      name=conv_name_base + "2b", use_bias=use_bias)(x)
-    x = BatchNorm(name=bn_name_base + "2b", train_statistics=train_bn)(x)
-    x = layers.Activation("relu")(x)
-
-    x = layers.Conv2D(nb_filter3, (1, 1), name=conv_name_base + "2c", use_bias=use_bias)(x)
-    x = BatchNorm(name=bn_name_base + "2c", train_statistics=train_bn)(x)
-
-    x = layers.Add()([x, input_tensor])
-    x = layers.Activation("relu", name="res" + str(stage) + block + "_out")(x)
-    return x
-
-
-def conv_block(input_tensor, kernel_size, filters, stage, block, strides=(2, 2),
-               use_bias=True, train_bn=True):
-    """conv_block is the block that has a conv layer at shortcut.
-
-    Stage 3's first conv layer has strides (2, 2) and so does the shortcut.
-
-    Returns: float32 [batch, H / stride, W / stride, filters[2]]
-    """
+def _bottleneck(input_tensor, kernel_size, filters, stage, block, strides, use_bias, train_bn):
+    """The main path of a ResNet block: 1x1, kxk, 1x1 convs with BatchNorm,
+    named res<stage><block>_branch2a/2b/2c and bn<stage><block>_branch2a/2b/2c."""
     nb_filter1, nb_filter2, nb_filter3 = filters
     conv_name_base = "res" + str(stage) + block + "_branch"
     bn_name_base = "bn" + str(stage) + block + "_branch"
@@ -64,15 +26,42 @@ def conv_block(input_tensor, kernel_size, filters, stage, block, strides=(2, 2),
     x = layers.Activation("relu")(x)
 
     x = layers.Conv2D(nb_filter3, (1, 1), name=conv_name_base + "2c", use_bias=use_bias)(x)
-    x = BatchNorm(name=bn_name_base + "2c", train_statistics=train_bn)(x)
+    return BatchNorm(name=bn_name_base + "2c", train_statistics=train_bn)(x)
 
-    shortcut = layers.Conv2D(nb_filter3, (1, 1), strides=strides,
-                             name=conv_name_base + "1", use_bias=use_bias)(input_tensor)
-    shortcut = BatchNorm(name=bn_name_base + "1", train_statistics=train_bn)(shortcut)
 
+def identity_block(input_tensor, kernel_size, filters, stage, block, use_bias=True,
+                   train_bn=True):
+    """The identity_block is the block that has no conv layer at shortcut.
+
+    input_tensor: float32 [batch, H, W, C]
+    kernel_size: default 3, the kernel size of middle conv layer at main path
+    filters: list of integers, the nb_filters of 3 conv layer at main path
+    stage: integer, current stage label, used for generating layer names
+    block: 'a','b'..., current block label, used for generating layer names
+
+    Returns: float32 [batch, H, W, filters[2]]
+    """
+    x = _bottleneck(input_tensor, kernel_size, filters, stage, block, (1, 1), use_bias, train_bn)
+    x = layers.Add()([x, input_tensor])
+    return layers.Activation("relu", name="res" + str(stage) + block + "_out")(x)
+
+
+def conv_block(input_tensor, kernel_size, filters, stage, block, strides=(2, 2),
+               use_bias=True, train_bn=True):
+    """conv_block is the block that has a conv layer at shortcut.
+
+    Stage 3's first conv layer has strides (2, 2) and so does the shortcut.
+
+    Returns: float32 [batch, H / stride, W / stride, filters[2]]
+    """
+    x = _bottleneck(input_tensor, kernel_size, filters, stage, block, strides, use_bias, train_bn)
+    shortcut = layers.Conv2D(filters[2], (1, 1), strides=strides,
+                             name="res" + str(stage) + block + "_branch1",
+                             use_bias=use_bias)(input_tensor)
+    shortcut = BatchNorm(name="bn" + str(stage) + block + "_branch1",
+                         train_statistics=train_bn)(shortcut)
     x = layers.Add()([x, shortcut])
-    x = layers.Activation("relu", name="res" + str(stage) + block + "_out")(x)
-    return x
+    return layers.Activation("relu", name="res" + str(stage) + block + "_out")(x)
 
 
 def resnet_graph(input_image, architecture, stage5=True, train_bn=True):
