@@ -163,6 +163,18 @@ def fraction(text):
     return value
 
 
+def layers_value(text):
+    """argparse type: a `layers=` name (heads, 3+, 4+, 5+, all) or a regex."""
+    from mrcnn.training.schedule import check_schedule
+
+    try:
+        check_schedule([{"layers": text, "epochs": 1}])
+    except ConfigError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither heads, 3+, 4+, 5+, all nor a "
+                                         "regular expression of layer names") from None
+    return text
+
+
 def add_model_arguments(parser, weights_default):
     """--weights, --logs, --config, --set: which network, with which settings."""
     parser.add_argument("--weights", default=weights_default, metavar="coco|imagenet|last|none|PATH",
@@ -207,9 +219,9 @@ def add_train_command(subparsers, project=None):
     add_model_arguments(parser, weights_default="none")
     parser.add_argument("--epochs", type=positive_int,
                         help="total epochs to reach, finished ones included (default: the schedule's)")
-    parser.add_argument("--layers", help="train these layers for the whole run instead of the "
+    parser.add_argument("--layers", type=layers_value, help="train these layers for the whole run instead of the "
                                          "schedule: heads, 3+, 4+, 5+, all or a regex")
-    parser.add_argument("--augment", nargs="?", const="default", metavar="PRESET",
+    parser.add_argument("--augment", nargs="?", const="default", choices=["default", "none"],
                         help="augment training images: default (flips, scale, brightness) or none")
     add_split_arguments(parser)
     parser.set_defaults(func=_project_command("train"))

@@ -84,6 +84,8 @@ def read_yaml_settings(path):
     """The settings of a config YAML file as a dict (derived fields dropped)."""
     import yaml
 
+    if not os.path.isfile(path):
+        raise UsageError(f"--config {path}: no such file (the YAML files of the samples are in configs/)")
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}
