@@ -32,5 +32,19 @@ from mrcnn.evaluation import (  # noqa: F401
 )
 from mrcnn.modeling.anchors import generate_anchors, generate_pyramid_anchors  # noqa: F401
 
-# The URL of matterport's COCO weights, kept for code that reads it from here.
-COCO_MODEL_URL = "https://github.com/matterport/Mask_RCNN/releases/download/v2.0/mask_rcnn_coco.h5"
+from mrcnn.weights import COCO_URL as COCO_MODEL_URL  # noqa: E402,F401
+
+
+def download_trained_weights(coco_model_path, verbose=1):
+    """Download COCO trained weights from Releases (matterport's helper).
+
+    coco_model_path: local path of COCO trained weights. Offline, the error
+    gives the URL and this path to put the file at.
+    """
+    import os
+
+    from mrcnn.weights import download
+
+    if os.path.exists(coco_model_path):
+        return coco_model_path
+    return download(COCO_MODEL_URL, coco_model_path, progress=bool(verbose))
