@@ -546,3 +546,56 @@ class MaskRCNN:
 
     def compute_backbone_shapes(self, image_shape):
         return compute_backbone_shapes(self.config, image_shape)
+
+    # ---- inspection and evaluation (notebooks, mrcnn evaluate) -----------------
+    def run_graph(self, images, outputs):
+        """Run the inference graph on images and return intermediate values by
+        name, as matterport's inspect_model notebook did.
+
+        images: list of uint8 [H, W, 3] images, molded here as detect() does
+            them (resize, mean subtraction).
+        outputs: list of (name, key) pairs. key: an output of the inference
+            model ("rpn_rois", "rpn_class", "rpn_bbox", "mrcnn_class",
+            "mrcnn_bbox", "detections", "mrcnn_mask"), or the name of a layer
+            that runs once per image ("ROI", "fpn_p2", "res4f_out",
+            "mrcnn_detection", ...). Layers shared by the pyramid levels
+            (rpn_conv_shared, ...) have no single output.
+        Returns: dict name -> numpy array, batch axis first (heads inside
+        TimeDistributed give [batch * rois, ...]); also "molded_images",
+        "image_metas" and "windows" of the inputs.
+        """
+        assert self.mode == "inference", "Create model in inference mode."
+        model = self.keras_model
+        tensors = {}
+        for name, key in outputs:
+            if key in model.output:
+                tensors[name] = model.output[key]
+            else:
+                try:
+                    tensors[name] = model.get_layer(key).output
+                except (ValueError, AttributeError) as e:
+                    raise ValueError(f"run_graph: {key!r} is neither an output of the inference "
+                                     f"model ({sorted(model.output)}) nor a layer called once "
+                                     f"({e})") from e
+        probe = keras.Model(model.input, tensors)
+        molded_images, image_metas, windows = self.mold_inputs(list(images))
+        values = probe({"input_image": molded_images, "input_image_meta": image_metas},
+                       training=False)
+        result = {name: keras.ops.convert_to_numpy(values[name]) for name, _ in outputs}
+        result.update(molded_images=molded_images, image_metas=image_metas, windows=windows)
+        return result
+
+    def evaluate(self, dataset, image_ids=None, limit=None, iou_type="segm", **kwargs):
+        """COCO evaluation of this model (inference mode) on a prepared
+        Dataset: mrcnn.coco_eval.evaluate_coco with `self.detect`, a progress
+        bar over images. kwargs: results_path, progress, ... of evaluate_coco.
+
+        Returns: the metrics dict of evaluate_coco ("segm"/"bbox" blocks with
+        AP, AP50, ..., per_class; print it with
+        mrcnn.coco_report.print_metrics_table).
+        """
+        from mrcnn.coco_eval import evaluate_coco
+
+        assert self.mode == "inference", "Create model in inference mode."
+        return evaluate_coco(dataset, self.detect, image_ids=image_ids, limit=limit,
+                             iou_type=iou_type, **kwargs)
