@@ -178,8 +178,18 @@ class Config:
     # Threads that prepare training batches beside the model.
     DATA_WORKERS = 2
 
-    # Run COCO evaluation on the validation set every N epochs (0 = off).
+    # Run COCO evaluation (segm mAP) on the validation set every N epochs
+    # (0 = off: it costs an inference pass over the images). The result is
+    # logged to TensorBoard and to the epoch's logs as val_mAP / val_mAP50.
     EVAL_EVERY_EPOCHS = 0
+    # Evaluate on at most this many validation images (None: all).
+    EVAL_LIMIT = None
+    # With EVAL_EVERY_EPOCHS, also keep mask_rcnn_<name>_best.h5: the weights
+    # of the epoch with the best val_mAP.
+    SAVE_BEST_BY_MAP = False
+    # Log this many validation images with ground truth and predictions side
+    # by side to TensorBoard after every epoch (0 = off).
+    TENSORBOARD_IMAGES = 0
 
     # Staged training of `mrcnn train` and the samples: stages run in order,
     # each {"layers": "heads" | "3+" | "4+" | "5+" | "all" | a regex,

@@ -11,6 +11,7 @@
 The stages live in mrcnn/modeling/, the input pipeline in mrcnn/data/, the
 training machinery in mrcnn/training/.
 """
+import copy
 import datetime
 import logging
 import os
@@ -334,6 +335,7 @@ class MaskRCNN:
             callbacks.insert(0, BatchNormStatisticsCallback(
                 bn_batches, batches=config.BN_STATISTICS_BATCHES,
                 steps_per_epoch=config.STEPS_PER_EPOCH))
+        callbacks += self._validation_callbacks(val_dataset)
         if custom_callbacks:
             callbacks += list(custom_callbacks)
 
@@ -359,6 +361,43 @@ class MaskRCNN:
         )
         self.epoch = max(self.epoch, epochs)
         return history
+
+    def _validation_callbacks(self, val_dataset):
+        """COCO evaluation and TensorBoard images of the validation set, as
+        the config asks (EVAL_EVERY_EPOCHS, SAVE_BEST_BY_MAP,
+        TENSORBOARD_IMAGES). They come before user callbacks so that a
+        ModelCheckpoint(monitor="val_mAP") sees the value the same epoch."""
+        from mrcnn.training.callbacks_eval import CocoEvalCallback, TensorBoardImagesCallback
+
+        config = self.config
+        callbacks = []
+        if val_dataset is None:
+            return callbacks
+        if config.EVAL_EVERY_EPOCHS:
+            best = (os.path.join(self.log_dir, f"mask_rcnn_{config.NAME.lower()}_best.h5")
+                    if config.SAVE_BEST_BY_MAP else None)
+            callbacks.append(CocoEvalCallback(
+                val_dataset, self.validation_detector, every_n_epochs=config.EVAL_EVERY_EPOCHS,
+                log_dir=self.log_dir, limit=config.EVAL_LIMIT, best_checkpoint_path=best))
+        if config.TENSORBOARD_IMAGES:
+            image_ids = list(val_dataset.image_ids)[:config.TENSORBOARD_IMAGES]
+            callbacks.append(TensorBoardImagesCallback(
+                val_dataset, self.validation_detector, self.log_dir, image_ids))
+        return callbacks
+
+    def validation_detector(self):
+        """A `detect` function that uses the training model's current weights:
+        an inference model of the same config, built once and refreshed by
+        layer name at each call (for evaluation callbacks)."""
+        if getattr(self, "_inference_twin", None) is None:
+            self._inference_twin = MaskRCNN("inference", copy.copy(self.config), self.model_dir)
+        twin = self._inference_twin
+        source = {layer.name: layer for layer in self.keras_model.layers if layer.weights}
+        for layer in twin.keras_model.layers:
+            if layer.weights and layer.name in source:
+                for target, value in zip(layer.weights, source[layer.name].weights):
+                    target.assign(value)
+        return twin.detect
 
     # ---- inference ------------------------------------------------------------
     def mold_inputs(self, images):
