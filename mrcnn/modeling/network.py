@@ -160,9 +160,11 @@ def build_inference_graph(config):
 
     # Create masks for detections
     detection_boxes = detections[..., :4]
+    # Padding slots (class id 0) skip the mask head's convolutions.
+    detection_valid = detections[..., 4] > 0
     mrcnn_mask_logits = build_fpn_mask_graph(
         detection_boxes, mrcnn_feature_maps, input_image_meta, config.MASK_POOL_SIZE,
-        config.NUM_CLASSES, train_bn=False)
+        config.NUM_CLASSES, train_bn=False, roi_valid=detection_valid)
     mrcnn_mask = layers.Activation("sigmoid", name="mrcnn_mask_probs")(mrcnn_mask_logits)
 
     inputs = {"input_image": input_image, "input_image_meta": input_image_meta}

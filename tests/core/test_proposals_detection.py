@@ -62,3 +62,19 @@ def test_detection_layer_refines_filters_and_suppresses():
     np.testing.assert_allclose(by_class[(1, 0.9)], [0.1, 0.1, 0.5, 0.5], atol=1e-6)
     np.testing.assert_allclose(by_class[(2, 0.9)], [0.63, 0.6, 0.93, 0.9], atol=1e-5)
     assert np.all(detections[len(found):] == 0)
+
+
+def test_mask_head_runs_only_on_real_detections_and_pads_with_zeros():
+    from mrcnn.modeling.heads import CompactRois, ExpandRois
+
+    x = np.arange(2 * 3 * 2, dtype=np.float32).reshape(6, 2) + 1
+    valid = np.array([[True, False, True], [False, False, True]])
+    compact = CompactRois()([x, valid]).numpy()
+    np.testing.assert_array_equal(compact, x[[0, 2, 5]])
+    expanded = ExpandRois()([compact * 10, valid]).numpy()
+    np.testing.assert_array_equal(expanded[[0, 2, 5]], x[[0, 2, 5]] * 10)
+    assert np.all(expanded[[1, 3, 4]] == 0)
+    # No detection at all: nothing to run, all zeros.
+    none = np.zeros((2, 3), bool)
+    assert CompactRois()([x, none]).shape[0] == 0
+    assert np.all(ExpandRois()([np.zeros((0, 2), np.float32), none]).numpy() == 0)
