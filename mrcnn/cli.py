@@ -141,26 +141,23 @@ def run_split(args):
 
 # --- flags shared by the model commands --------------------------------------------
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
-    return value
+def _number_type(cast, accept, requirement):
+    """An argparse type: `cast(text)`, refused unless `accept(value)`."""
+    def parse(text):
+        try:
+            value = cast(text)
+        except ValueError:
+            kind = "an integer" if cast is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{value} is not {requirement}")
+        return value
+    parse.__name__ = f"{cast.__name__} {requirement}"
+    return parse
 
 
-def fraction(text):
-    """argparse type: a number in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not in [0, 1)")
-    return value
+positive_int = _number_type(int, lambda v: v >= 1, ">= 1")
+fraction = _number_type(float, lambda v: 0 <= v < 1, "in [0, 1)")
 
 
 def layers_value(text):
@@ -209,32 +206,41 @@ def _project_command(name):
 
 # --- train / evaluate / predict / splash ------------------------------------------
 
+def add_model_command(subparsers, name, help_text, description, weights_default, project=None,
+                      dataset=False):
+    """A subcommand that runs a network: its parser with --weights, --logs,
+    --config, --set (and --dataset with the reader flags when `dataset`),
+    running mrcnn.commands.<name>.run_<name>."""
+    parser = subparsers.add_parser(name, help=help_text, description=description)
+    if dataset:
+        add_dataset_arguments(parser, "--dataset",
+                              required=project is None or project.dataset_required)
+    add_model_arguments(parser, weights_default=weights_default)
+    parser.set_defaults(func=_project_command(name))
+    return parser
+
+
 def add_train_command(subparsers, project=None):
-    parser = subparsers.add_parser(
-        "train", help="train (staged: Config.TRAINING_SCHEDULE), or continue with --weights=last",
-        description="Train on a dataset, stage by stage as Config.TRAINING_SCHEDULE says (heads, "
-                    "then all layers, on pretrained weights; all layers from scratch). "
-                    "A checkpoint per epoch goes to <logs>/<name><YYYYmmddTHHMM>/.")
-    add_dataset_arguments(parser, "--dataset", required=project is None or project.dataset_required)
-    add_model_arguments(parser, weights_default="none")
+    parser = add_model_command(
+        subparsers, "train", "train (staged: Config.TRAINING_SCHEDULE), or continue with --weights=last",
+        "Train on a dataset, stage by stage as Config.TRAINING_SCHEDULE says (heads, then all "
+        "layers, on pretrained weights; all layers from scratch). A checkpoint per epoch goes to "
+        "<logs>/<name><YYYYmmddTHHMM>/.", "none", project, dataset=True)
     parser.add_argument("--epochs", type=positive_int,
                         help="total epochs to reach, finished ones included (default: the schedule's)")
-    parser.add_argument("--layers", type=layers_value, help="train these layers for the whole run instead of the "
-                                         "schedule: heads, 3+, 4+, 5+, all or a regex")
+    parser.add_argument("--layers", type=layers_value, help="train these layers for the whole run "
+                        "instead of the schedule: heads, 3+, 4+, 5+, all or a regex")
     parser.add_argument("--augment", nargs="?", const="default", choices=["default", "none"],
                         help="augment training images: default (flips, scale, brightness) or none")
     add_split_arguments(parser)
-    parser.set_defaults(func=_project_command("train"))
     return parser
 
 
 def add_evaluate_command(subparsers, project=None):
-    parser = subparsers.add_parser(
-        "evaluate", help="COCO mAP and matterport's mAP@0.5 on the held-out images",
-        description="Detect on the val part (test when the data has one), split as train split it, "
-                    "and print COCO metrics per class.")
-    add_dataset_arguments(parser, "--dataset", required=project is None or project.dataset_required)
-    add_model_arguments(parser, weights_default="last")
+    parser = add_model_command(
+        subparsers, "evaluate", "COCO mAP and matterport's mAP@0.5 on the held-out images",
+        "Detect on the val part (test when the data has one), split as train split it, and print "
+        "COCO metrics per class.", "last", project, dataset=True)
     parser.add_argument("--subset", choices=["train", "val", "test"],
                         help="the part to evaluate (default: test if present, else val)")
     parser.add_argument("--limit", type=positive_int, help="evaluate the first N images only")
@@ -243,34 +249,29 @@ def add_evaluate_command(subparsers, project=None):
     parser.add_argument("--out", metavar="DIR", help="write metrics.json and coco_results.json "
                                                      "(default: beside the checkpoint)")
     add_split_arguments(parser)
-    parser.set_defaults(func=_project_command("evaluate"))
     return parser
 
 
 def add_predict_command(subparsers, project=None):
-    parser = subparsers.add_parser(
-        "predict", help="detect on image files: drawings + COCO results, or LabelMe JSONs",
-        description="Detect on images. --format coco: <out>/<stem>.png drawings and "
-                    "coco_results.json; --format labelme: <out>/<stem>.json polygons to correct "
-                    "in labelme (model-assisted annotation).")
+    parser = add_model_command(
+        subparsers, "predict", "detect on image files: drawings + COCO results, or LabelMe JSONs",
+        "Detect on images. --format coco: <out>/<stem>.png drawings and coco_results.json; "
+        "--format labelme: <out>/<stem>.json polygons to correct in labelme (model-assisted "
+        "annotation).", "last", project)
     parser.add_argument("--images", required=True, metavar="DIR|GLOB", help="a folder, a glob or a file")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--format", choices=["coco", "labelme"], default="coco", help="output format")
-    add_model_arguments(parser, weights_default="last")
-    parser.set_defaults(func=_project_command("predict"))
     return parser
 
 
 def add_splash_command(subparsers, project=None):
-    parser = subparsers.add_parser(
-        "splash", help="colour splash of the detected objects on an image or a video",
-        description="matterport's colour splash: detected objects in colour, the rest grey.")
+    parser = add_model_command(
+        subparsers, "splash", "colour splash of the detected objects on an image or a video",
+        "matterport's colour splash: detected objects in colour, the rest grey.", "last", project)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--image", metavar="FILE", help="an image file")
     source.add_argument("--video", metavar="FILE", help="a video file (written as MJPG .avi)")
     parser.add_argument("--out", metavar="FILE", help="output file (default splash_<time>.png/.avi)")
-    add_model_arguments(parser, weights_default="last")
-    parser.set_defaults(func=_project_command("splash"))
     return parser
 
 
@@ -342,7 +343,8 @@ def main(argv=None, config_class=None, dataset_loader=None, inference_config_cla
         return EXIT_FAILED
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    levels = {name: logging.getLogger(name).level for name in ("mrcnn", "mrcnn.data")}
+    levels = {name: logging.getLogger(name).level
+              for name in ("mrcnn", "mrcnn.data", "mrcnn.data.builder")}
     try:
         if args.command in MODEL_COMMANDS:
             _prepare_model_command(args, project)

@@ -45,6 +45,25 @@ def generic_loader(path, config, **options):
     return read_dataset(path, **options)
 
 
+def reader_loader(dataset_class, **defaults):
+    """A sample's dataset loader on `read_dataset`:
+    (path, config, **reader options) -> a prepared `dataset_class`.
+
+    The config's CLASS_NAMES are the classes kept (in their order); `defaults`
+    are the sample's reader options (format, source, class_attribute, ...);
+    reader flags of the command line override both.
+    """
+    def load(path, config, **options):
+        merged = dict(defaults)
+        if config.CLASS_NAMES:
+            merged["classes"] = list(config.CLASS_NAMES)
+        merged.update(options)
+        return read_dataset(path, dataset_class=dataset_class, **merged)
+    load.__doc__ = (f"Read a {dataset_class.__name__} at `path` (a file, or the folder holding "
+                    f"it) with {defaults}; see mrcnn.commands.datasets.reader_loader.")
+    return load
+
+
 def subset(dataset, indices):
     """A prepared copy of `dataset` holding the images at `indices` (internal
     ids), with the same classes and class ids."""

@@ -31,6 +31,19 @@ logger = logging.getLogger(__name__)
 
 # NAME of the generic `mrcnn` command's runs when no config names them.
 DEFAULT_NAME = "mrcnn"
+# The repository of this package when it runs from a checkout (pip install -e,
+# or a sample script that put it on sys.path).
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def default_logs_dir():
+    """The checkout's logs/ (git-ignored, kept with .gitkeep), so that a sample
+    writes its runs to the same place from any working directory; ./logs for
+    an installed package."""
+    logs = os.path.join(CHECKOUT, "logs")
+    if os.path.isdir(logs) and os.path.isfile(os.path.join(CHECKOUT, "setup.py")):
+        return logs
+    return os.path.join(os.getcwd(), "logs")
 
 
 @dataclasses.dataclass
@@ -45,7 +58,8 @@ class Project:
     inference_config_class: the Config for evaluate/predict/splash (None:
         config_class).
     prog: the program name in usage messages.
-    logs_dir: the default --logs (None: ./logs).
+    logs_dir: the default --logs (None: the checkout's logs/, see
+        default_logs_dir).
     dataset_required: whether train/evaluate need --dataset (False for
         generated data).
     """
@@ -58,7 +72,7 @@ class Project:
 
     @property
     def default_logs(self):
-        return self.logs_dir or os.path.join(os.getcwd(), "logs")
+        return self.logs_dir or default_logs_dir()
 
 
 def parse_set_values(items):

@@ -67,7 +67,8 @@ def load_model(mode, config, args, path):
     model = MaskRCNN(mode=mode, config=config, model_dir=args.logs)
     spec = path or args.weights or "none"
     report = load_initial_weights(model, spec)
-    if report is not None:
+    # mrcnn.weights logs the same line at INFO (shown by train and -v).
+    if report is not None and not logging.getLogger("mrcnn.weights").isEnabledFor(logging.INFO):
         print(f"Weights: {report.summary()}")
     return model, report
 

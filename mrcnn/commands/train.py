@@ -58,6 +58,10 @@ def run_train(args, project):
     print(f"Training {config.NAME} from epoch {model.epoch}; stages:")
     for line in schedules.describe(stages, model.epoch):
         print(f"  {line}")
+    if model.epoch >= stages[-1].end_epoch:
+        print(f"Nothing to train: the run is at epoch {model.epoch}; --epochs counts all epochs, "
+              "the finished ones included")
+        return 0
     start = time.time()
     for stage in stages:
         if model.epoch >= stage.end_epoch:

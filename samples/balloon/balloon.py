@@ -19,16 +19,14 @@ if ROOT_DIR not in sys.path:
 
 from mrcnn import cli  # noqa: E402
 from mrcnn.config import Config  # noqa: E402
-from mrcnn.data import VIADataset, read_dataset  # noqa: E402
+from mrcnn.commands.datasets import reader_loader  # noqa: E402
+from mrcnn.data import VIADataset  # noqa: E402
 
-DEFAULT_LOGS_DIR = os.path.join(ROOT_DIR, "logs")
 
 
 class BalloonConfig(Config):
     """matterport's balloon settings."""
     NAME = "balloon"
-    # 2 images per batch (matterport: fits a 12 GB GPU at 1024 px).
-    IMAGES_PER_GPU = 2
     NUM_CLASSES = 1 + 1  # background + balloon
     CLASS_NAMES = ["balloon"]
     STEPS_PER_EPOCH = 100
@@ -52,17 +50,14 @@ class BalloonDataset(VIADataset):
                              default_class="balloon", source="balloon")
 
 
-def load_balloon(path, config, **options):
-    """The CLI's dataset loader: a prepared BalloonDataset of the VIA file at
-    `path` (a file, or a folder holding it). Reader flags override the defaults."""
-    options = {"format": "via", "default_class": "balloon", "source": "balloon",
-               "classes": list(config.CLASS_NAMES), **options}
-    return read_dataset(path, dataset_class=BalloonDataset, **options)
+# The CLI's dataset loader: (path, config, **reader flags) -> BalloonDataset.
+load_balloon = reader_loader(BalloonDataset, format="via", default_class="balloon",
+                             source="balloon")
 
 
 def main(argv=None):
     return cli.main(argv, config_class=BalloonConfig, dataset_loader=load_balloon,
-                    prog="balloon.py", logs_dir=DEFAULT_LOGS_DIR)
+                    prog="balloon.py")
 
 
 if __name__ == "__main__":

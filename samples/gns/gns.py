@@ -21,16 +21,15 @@ if ROOT_DIR not in sys.path:
 
 from mrcnn import cli  # noqa: E402
 from mrcnn.config import Config  # noqa: E402
-from mrcnn.data import VIADataset, read_dataset  # noqa: E402
+from mrcnn.commands.datasets import reader_loader  # noqa: E402
+from mrcnn.data import VIADataset  # noqa: E402
 
-DEFAULT_LOGS_DIR = os.path.join(ROOT_DIR, "logs")
 ANNOTATION_FILE = "via_region_data.json"
 
 
 class GnsConfig(Config):
     """Guns and swords, on matterport's balloon settings."""
     NAME = "gns"
-    IMAGES_PER_GPU = 2
     NUM_CLASSES = 1 + 2  # background + gun + sword
     CLASS_NAMES = ["gun", "sword"]
     # 64 training images (80 with a 0.2 validation split): an epoch sees each twice.
@@ -54,18 +53,12 @@ class GnsDataset(VIADataset):
                              source="gns")
 
 
-def load_gns(path, config, **options):
-    """The CLI's dataset loader: a prepared GnsDataset of the VIA file at
-    `path` (a file, or the folder holding it). Reader flags override the
-    defaults."""
-    options = {"format": "via", "class_attribute": "name", "source": "gns",
-               "classes": list(config.CLASS_NAMES), **options}
-    return read_dataset(path, dataset_class=GnsDataset, **options)
+# The CLI's dataset loader: (path, config, **reader flags) -> GnsDataset.
+load_gns = reader_loader(GnsDataset, format="via", class_attribute="name", source="gns")
 
 
 def main(argv=None):
-    return cli.main(argv, config_class=GnsConfig, dataset_loader=load_gns, prog="gns.py",
-                    logs_dir=DEFAULT_LOGS_DIR)
+    return cli.main(argv, config_class=GnsConfig, dataset_loader=load_gns, prog="gns.py")
 
 
 if __name__ == "__main__":

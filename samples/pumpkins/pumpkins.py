@@ -19,15 +19,14 @@ if ROOT_DIR not in sys.path:
 
 from mrcnn import cli  # noqa: E402
 from mrcnn.config import Config  # noqa: E402
-from mrcnn.data import OpenImagesDataset, read_dataset  # noqa: E402
+from mrcnn.commands.datasets import reader_loader  # noqa: E402
+from mrcnn.data import OpenImagesDataset  # noqa: E402
 
-DEFAULT_LOGS_DIR = os.path.join(ROOT_DIR, "logs")
 
 
 class PumpkinConfig(Config):
     """Pumpkins, on matterport's balloon settings."""
     NAME = "pumpkins"
-    IMAGES_PER_GPU = 2
     NUM_CLASSES = 1 + 1  # background + pumpkin
     # The display name in class-descriptions-boxable.csv (MID /m/05zsy).
     CLASS_NAMES = ["Pumpkin"]
@@ -53,18 +52,13 @@ class PumpkinDataset(OpenImagesDataset):
                                     classes=PumpkinConfig.CLASS_NAMES, source="pumpkins")
 
 
-def load_pumpkins(path, config, **options):
-    """The CLI's dataset loader: a prepared PumpkinDataset of the masks CSV
-    at `path` (a file, or the folder holding it). Reader flags override the
-    defaults."""
-    options = {"format": "openimages", "source": "pumpkins",
-               "classes": list(config.CLASS_NAMES), **options}
-    return read_dataset(path, dataset_class=PumpkinDataset, **options)
+# The CLI's dataset loader: (path, config, **reader flags) -> PumpkinDataset.
+load_pumpkins = reader_loader(PumpkinDataset, format="openimages", source="pumpkins")
 
 
 def main(argv=None):
     return cli.main(argv, config_class=PumpkinConfig, dataset_loader=load_pumpkins,
-                    prog="pumpkins.py", logs_dir=DEFAULT_LOGS_DIR)
+                    prog="pumpkins.py")
 
 
 if __name__ == "__main__":

@@ -19,16 +19,15 @@ if ROOT_DIR not in sys.path:
 
 from mrcnn import cli  # noqa: E402
 from mrcnn.config import Config  # noqa: E402
-from mrcnn.data import COCODataset, read_dataset  # noqa: E402
+from mrcnn.commands.datasets import reader_loader  # noqa: E402
+from mrcnn.data import COCODataset  # noqa: E402
 
-DEFAULT_LOGS_DIR = os.path.join(ROOT_DIR, "logs")
 ANNOTATION_FILE = "instances.json"
 
 
 class SimpsonsConfig(Config):
     """Homer, Marge, Maggie, Lisa and Bart."""
     NAME = "simpsons"
-    IMAGES_PER_GPU = 2
     NUM_CLASSES = 1 + 5
     # In the category ids' order of the Hyperlabel export.
     CLASS_NAMES = ["Homer", "Marge", "Maggie", "Lisa", "Bart"]
@@ -52,18 +51,13 @@ class SimpsonsDataset(COCODataset):
         return self.load_coco(os.path.join(dataset_dir, ANNOTATION_FILE), source="simpsons")
 
 
-def load_simpsons(path, config, **options):
-    """The CLI's dataset loader: a prepared SimpsonsDataset of the COCO file
-    at `path` (a file, or the folder holding it). Reader flags override the
-    defaults."""
-    options = {"format": "coco", "source": "simpsons", "classes": list(config.CLASS_NAMES),
-               **options}
-    return read_dataset(path, dataset_class=SimpsonsDataset, **options)
+# The CLI's dataset loader: (path, config, **reader flags) -> SimpsonsDataset.
+load_simpsons = reader_loader(SimpsonsDataset, format="coco", source="simpsons")
 
 
 def main(argv=None):
     return cli.main(argv, config_class=SimpsonsConfig, dataset_loader=load_simpsons,
-                    prog="simpsons.py", logs_dir=DEFAULT_LOGS_DIR)
+                    prog="simpsons.py")
 
 
 if __name__ == "__main__":

@@ -50,30 +50,39 @@ def paint(path, height, width, polygons, class_indices, seed=0):
     return image
 
 
+def painted_images(folder, prefix, count, size, seed, num_classes=1):
+    """Write `count` JPEGs `<prefix><i>.jpg` with 1-2 objects each.
+
+    Yields (file name, file size, polygons [(xs, ys)], class indices); the
+    first images take the classes in turn, so that any split sees them all.
+    """
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        name = f"{prefix}{i:02d}.jpg"
+        polygons = random_polygons(rng, *size, count=int(rng.integers(1, 3)))
+        labels = [int(rng.integers(0, num_classes)) for _ in polygons]
+        if i < num_classes:
+            labels[0] = i
+        paint(folder / name, *size, polygons, labels, seed=i)
+        yield name, (folder / name).stat().st_size, polygons, labels
+
+
 def write_via2(folder, classes=("a", "b"), count=6, size=(64, 80), seed=0):
     """A VIA 2.x project like gns: polyline regions, the class ticked in a
     checkbox attribute `name`. Returns the JSON path."""
-    folder = Path(folder)
-    rng = np.random.default_rng(seed)
     metadata = {}
-    for i in range(count):
-        name = f"img{i:02d}.jpg"
-        polygons = random_polygons(rng, *size, count=int(rng.integers(1, 3)))
-        labels = [int(rng.integers(0, len(classes))) for _ in polygons]
-        # every class in the first two images, so that any split sees them all
-        if i < len(classes):
-            labels[0] = i
-        paint(folder / name, *size, polygons, labels, seed=i)
+    for name, size_bytes, polygons, labels in painted_images(folder, "img", count, size, seed,
+                                                             len(classes)):
         regions = [{"shape_attributes": {"name": "polyline", "all_points_x": xs, "all_points_y": ys},
                     "region_attributes": {"name": {classes[k]: True}}}
                    for (xs, ys), k in zip(polygons, labels)]
-        size_bytes = (folder / name).stat().st_size
         metadata[f"{name}{size_bytes}"] = {"filename": name, "size": size_bytes, "regions": regions,
                                            "file_attributes": {}}
     project = {"_via_settings": {}, "_via_img_metadata": metadata,
                "_via_attributes": {"region": {"name": {"type": "checkbox", "options":
                                                        {c: "" for c in classes}}}, "file": {}}}
-    path = folder / "via_region_data.json"
+    path = Path(folder) / "via_region_data.json"
     path.write_text(json.dumps(project))
     return path
 
@@ -81,21 +90,15 @@ def write_via2(folder, classes=("a", "b"), count=6, size=(64, 80), seed=0):
 def write_via1_balloons(folder, count=4, size=(64, 64), seed=0):
     """matterport's balloon export: VIA 1.x, regions as a dict keyed "0",
     "1", ..., polygons, no region attribute. Returns the JSON path."""
-    folder = Path(folder)
-    rng = np.random.default_rng(seed)
     data = {}
-    for i in range(count):
-        name = f"balloon{i}.jpg"
-        polygons = random_polygons(rng, *size, count=int(rng.integers(1, 3)))
-        paint(folder / name, *size, polygons, [0] * len(polygons), seed=i)
+    for name, size_bytes, polygons, _ in painted_images(folder, "balloon", count, size, seed):
         regions = {str(k): {"shape_attributes": {"name": "polygon", "all_points_x": xs,
                                                  "all_points_y": ys},
                             "region_attributes": {}}
                    for k, (xs, ys) in enumerate(polygons)}
-        size_bytes = (folder / name).stat().st_size
         data[f"{name}{size_bytes}"] = {"fileref": "", "size": size_bytes, "filename": name,
                                        "base64_img_data": "", "file_attributes": {}, "regions": regions}
-    path = folder / "via_region_data.json"
+    path = Path(folder) / "via_region_data.json"
     path.write_text(json.dumps(data))
     return path
 

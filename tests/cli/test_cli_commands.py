@@ -53,14 +53,19 @@ def test_train_last_continues_the_run_with_its_settings(run, capsys):
     root, data, logs = run
     # No --config: the checkpoint's own settings (64 px) are taken.
     assert main(["train", "--dataset", str(data), "--logs", str(logs), "--weights=last",
-                 "--epochs", "2"]) == 0
+                 "--epochs", "2", "--augment"]) == 0
     out = capsys.readouterr().out
     assert "from epoch 1" in out and "epochs 1-2: layers=all" in out
     files = checkpoints(logs)
     assert [os.path.basename(f) for f in files] == ["mask_rcnn_mrcnn_0001.h5", "mask_rcnn_mrcnn_0002.h5"]
     assert os.path.dirname(files[0]) == os.path.dirname(files[1])
     settings, epoch = saved_settings(files[1])
-    assert epoch == 2 and settings["IMAGE_MAX_DIM"] == 64
+    assert epoch == 2 and settings["IMAGE_MAX_DIM"] == 64 and settings["AUGMENTATION"] == "default"
+    # Already there: nothing more to train.
+    assert main(["train", "--dataset", str(data), "--logs", str(logs), "--weights=last",
+                 "--epochs", "2"]) == 0
+    assert "Nothing to train: the run is at epoch 2" in capsys.readouterr().out
+    assert len(checkpoints(logs)) == 2
 
 
 def test_evaluate_writes_metrics_beside_the_checkpoint(run, capsys):
@@ -146,5 +151,6 @@ def test_splash_a_video_writes_every_frame(run, tmp_path):
     assert main(["splash", "--video", video, "--out", out, "--logs", str(logs)]) == 0
     capture = cv2.VideoCapture(out)
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
-    assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (80, 64)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    assert size == (80, 64)
     capture.release()

@@ -75,3 +75,13 @@ def test_help_lists_every_command(capsys):
     out = capsys.readouterr().out
     for command in ("train", "evaluate", "predict", "splash", "validate", "split"):
         assert f"    {command} " in out
+
+
+def test_runs_go_to_the_checkouts_logs_from_any_working_directory(tmp_path, monkeypatch):
+    from cli_fixtures import REPO
+
+    from mrcnn.commands.project import Project
+
+    monkeypatch.chdir(tmp_path)
+    assert Project().default_logs == str(REPO / "logs")
+    assert Project(logs_dir="/elsewhere").default_logs == "/elsewhere"
