@@ -154,3 +154,31 @@ def test_splash_a_video_writes_every_frame(run, tmp_path):
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     assert size == (80, 64)
     capture.release()
+
+
+@pytest.mark.slow
+def test_pretrained_weights_train_the_heads_then_all_layers(run, tmp_path, monkeypatch, capsys):
+    """--weights=coco (a stand-in file in MRCNN_WEIGHTS_DIR: this run's first
+    checkpoint under COCO's file name) follows the schedule as written."""
+    import shutil
+
+    from mrcnn.training.layers import LAYER_REGEX
+
+    _, data, _ = run
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    shutil.copy(checkpoints(run[2])[0], weights_dir / "mask_rcnn_coco.h5")
+    monkeypatch.setenv("MRCNN_WEIGHTS_DIR", str(weights_dir))
+    logs = tmp_path / "logs"
+    assert main(["train", "--dataset", str(data), *tiny_args(logs), "--weights=coco",
+                 "--set", "TRAINING_SCHEDULE=[{layers: heads, epochs: 1}, "
+                          "{layers: all, epochs: 1, learning_rate_factor: 0.5}]"]) == 0
+    out = capsys.readouterr().out
+    assert "epochs 1-1: layers=heads at lr 0.001" in out and "epochs 2-2: layers=all at lr 0.0005" in out
+    files = checkpoints(logs)
+    assert [os.path.basename(f) for f in files] == ["mask_rcnn_mrcnn_0001.h5", "mask_rcnn_mrcnn_0002.h5"]
+    layers = []
+    for f in files:
+        with h5py.File(f, "r") as h5:
+            layers.append(h5.attrs["mrcnn_layers"])
+    assert layers == [LAYER_REGEX["heads"], LAYER_REGEX["all"]]

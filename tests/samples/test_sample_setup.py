@@ -100,3 +100,11 @@ def test_shapes_loader_gives_train_val_and_held_out_parts():
     config.IMAGE_MIN_DIM = config.IMAGE_MAX_DIM = 64
     assert shapes.make_datasets(config, 2, 2)[0].load_image(0).shape == (128, 128, 3)
     assert LOADERS["shapes"] == "load_shapes"
+
+
+def test_shapes_keeps_its_steps_flag_as_a_setting(capsys, tmp_path):
+    shapes = import_sample("shapes")
+    with pytest.raises(SystemExit):
+        shapes.main(["train", "--steps", "0", "--logs", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert err.startswith("usage: shapes.py train") and "STEPS_PER_EPOCH: is 0" in err
