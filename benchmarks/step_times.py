@@ -134,18 +134,42 @@ def time_torchvision(size, repeats, rng):
     return time_calls(train_step, repeats), time_calls(infer, repeats)
 
 
+def torchvision_in_subprocess(sizes, repeats):
+    """{str(size): (train s, inference s)} from a child process, {} when
+    torch is not installed or the child fails."""
+    import json
+    import subprocess
+
+    cmd = [sys.executable, os.path.abspath(__file__), "--torch-only", "--repeats", str(repeats),
+           "--sizes"] + [str(s) for s in sizes]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        print(f"torchvision not timed: {result.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return {}
+    return json.loads(lines[-1])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 512, 1024])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-torch", action="store_true", help="skip torchvision")
+    parser.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
+    if args.torch_only:
+        import json
+
+        print(json.dumps({size: time_torchvision(size, args.repeats, rng) for size in args.sizes}))
+        return None
+    # torch and TensorFlow in one process crash here (both bring their own
+    # oneDNN): torchvision is timed in a child process of the same run.
+    torch_times = {} if args.no_torch else torchvision_in_subprocess(args.sizes, args.repeats)
     rows = []
     for size in args.sizes:
         train, infer = time_mrcnn(size, args.repeats, rng)
-        tv_train, tv_infer = (None, None) if args.no_torch else time_torchvision(
-            size, args.repeats, rng)
+        tv_train, tv_infer = torch_times.get(str(size), (None, None))
         rows.append((size, train, infer, tv_train, tv_infer))
         print(f"done {size}", file=sys.stderr, flush=True)
 
