@@ -277,8 +277,8 @@ class Config:
         return self
 
     def to_yaml(self, path=None):
-        """Write the settings that differ from no-one's defaults: all fields
-        except derived ones. Returns the YAML text."""
+        """Write all settings except the derived ones (which follow from the
+        others) as YAML to `path` when given. Returns the YAML text."""
         import yaml
 
         data = {k: v for k, v in self.to_dict().items() if k not in DERIVED_FIELDS}

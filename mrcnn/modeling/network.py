@@ -4,6 +4,7 @@ The mapping from Config to the stages' constructor arguments lives here, in
 one place.
 """
 import keras
+import tensorflow as tf
 from keras import layers
 
 from mrcnn.modeling.backbone import build_backbone
@@ -21,8 +22,6 @@ class NormalizeBoxes(keras.layers.Layer):
     the input image (whose [batch, H, W, C] tensor is the second input)."""
 
     def call(self, inputs):
-        import tensorflow as tf
-
         boxes, image = inputs
         return norm_boxes_graph(boxes, tf.shape(image)[1:3])
 

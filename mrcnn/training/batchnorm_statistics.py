@@ -71,8 +71,7 @@ class BatchNormStatistics:
             values = [(m.numpy().astype(np.float64), v.numpy().astype(np.float64))
                       for m, v in stats]
             if sums is None:
-                sums = [[np.zeros_like(m), np.zeros_like(v), np.zeros_like(m)]
-                        for m, v in values]
+                sums = [[np.zeros_like(m), np.zeros_like(v)] for m, v in values]
             for acc, (m, v) in zip(sums, values):
                 acc[0] += m
                 # E[x^2] per batch, so the variance includes the spread of the
@@ -81,7 +80,7 @@ class BatchNormStatistics:
             count += 1
         if not count:
             return 0
-        for layer, (mean_sum, square_sum, _) in zip(self.layers, sums):
+        for layer, (mean_sum, square_sum) in zip(self.layers, sums):
             mean = mean_sum / count
             variance = np.maximum(square_sum / count - mean * mean, 0.0)
             layer.moving_mean.assign(mean.astype(np.float32))
