@@ -53,12 +53,17 @@ class CompactRois(keras.layers.Layer):
     """Keep the rows of [batch * rois, ...] whose ROI is real.
 
     Inputs: x [batch * rois, ...], valid bool [batch, rois].
-    Returns [valid rois, ...] in row order.
+    Returns [valid rois + 1, ...]: the valid rows in row order, then one row
+    of zeros. TensorFlow 2.21's CPU Conv2D given an empty batch returns its
+    input unchanged (wrong channel count), which broke detect() on images
+    without detections; the extra row keeps the batch non-empty and
+    ExpandRois drops it.
     """
 
     def call(self, inputs):
         x, valid = inputs
-        return tf.boolean_mask(x, tf.reshape(valid, [-1]))
+        kept = tf.boolean_mask(x, tf.reshape(valid, [-1]))
+        return tf.concat([kept, tf.zeros_like(x[:1])], axis=0)
 
     def compute_output_shape(self, input_shape):
         return (None,) + tuple(input_shape[0][1:])
@@ -68,12 +73,14 @@ class CompactRois(keras.layers.Layer):
 class ExpandRois(keras.layers.Layer):
     """The inverse of CompactRois: zeros where the ROI was padding.
 
-    Inputs: x [valid rois, ...], valid bool [batch, rois].
+    Inputs: x [valid rois + 1, ...] (CompactRois' output after the head),
+        valid bool [batch, rois].
     Returns [batch * rois, ...].
     """
 
     def call(self, inputs):
         x, valid = inputs
+        x = x[:-1]
         flat = tf.reshape(valid, [-1])
         indices = tf.cast(tf.where(flat), tf.int32)
         shape = tf.concat([tf.shape(flat), tf.shape(x)[1:]], axis=0)

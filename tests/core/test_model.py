@@ -113,6 +113,23 @@ def test_detect_returns_results_at_the_original_image_size(trained):
             assert np.all((r["class_ids"] >= 1) & (r["class_ids"] < config.NUM_CLASSES))
 
 
+def test_detect_on_images_without_detections_returns_empty_results(trained):
+    """No score reaches DETECTION_MIN_CONFIDENCE = 1: the mask head gets no ROI
+    (TensorFlow's CPU Conv2D mishandles an empty batch; this must not crash)."""
+    _, _, logs = trained
+
+    class NothingPassesConfig(TinyInferenceConfig):
+        DETECTION_MIN_CONFIDENCE = 1.0
+
+    model = modellib.MaskRCNN("inference", NothingPassesConfig(), logs)
+    model.load_weights(model.find_last(), by_name=True)
+    images = [np.zeros((64, 64, 3), np.uint8), np.full((80, 48, 3), 128, np.uint8)]
+    for image, r in zip(images, model.detect(images)):
+        assert r["class_ids"].shape == (0,) and r["scores"].shape == (0,)
+        assert r["rois"].shape == (0, 4)
+        assert r["masks"].shape == image.shape[:2] + (0,)
+
+
 def test_unmold_detections_maps_boxes_back_through_the_window():
     config = TinyInferenceConfig()
     model = modellib.MaskRCNN("inference", config, "/tmp/unused-logs")

@@ -70,11 +70,12 @@ def test_mask_head_runs_only_on_real_detections_and_pads_with_zeros():
     x = np.arange(2 * 3 * 2, dtype=np.float32).reshape(6, 2) + 1
     valid = np.array([[True, False, True], [False, False, True]])
     compact = CompactRois()([x, valid]).numpy()
-    np.testing.assert_array_equal(compact, x[[0, 2, 5]])
+    # The real rows, then one zero row that keeps the batch non-empty.
+    np.testing.assert_array_equal(compact, np.concatenate([x[[0, 2, 5]], np.zeros((1, 2))]))
     expanded = ExpandRois()([compact * 10, valid]).numpy()
     np.testing.assert_array_equal(expanded[[0, 2, 5]], x[[0, 2, 5]] * 10)
     assert np.all(expanded[[1, 3, 4]] == 0)
-    # No detection at all: nothing to run, all zeros.
+    # No detection at all: only the zero row runs; all zeros come back.
     none = np.zeros((2, 3), bool)
-    assert CompactRois()([x, none]).shape[0] == 0
-    assert np.all(ExpandRois()([np.zeros((0, 2), np.float32), none]).numpy() == 0)
+    assert CompactRois()([x, none]).shape[0] == 1
+    assert np.all(ExpandRois()([np.ones((1, 2), np.float32), none]).numpy() == 0)
