@@ -147,9 +147,12 @@ def build_inference_graph(config):
 
     # Network Heads
     # Proposal classifier and BBox regressor heads
+    # Zero padding of the proposal layer skips the classifier's layers.
+    proposal_valid = keras.ops.any(keras.ops.not_equal(rpn_rois, 0.0), axis=-1)
     _, mrcnn_class, mrcnn_bbox = fpn_classifier_graph(
         rpn_rois, mrcnn_feature_maps, input_image_meta, config.POOL_SIZE, config.NUM_CLASSES,
-        train_bn=False, fc_layers_size=config.FPN_CLASSIF_FC_LAYERS_SIZE)
+        train_bn=False, fc_layers_size=config.FPN_CLASSIF_FC_LAYERS_SIZE,
+        roi_valid=proposal_valid)
 
     # Detections
     # output is [batch, num_detections, (y1, x1, y2, x2, class_id, score)] in

@@ -79,3 +79,38 @@ def test_mask_head_runs_only_on_real_detections_and_pads_with_zeros():
     none = np.zeros((2, 3), bool)
     assert CompactRois()([x, none]).shape[0] == 1
     assert np.all(ExpandRois()([np.ones((1, 2), np.float32), none]).numpy() == 0)
+
+
+def test_classifier_on_real_proposals_only_matches_the_full_head():
+    """At inference the classifier skips the proposal layer's zero padding:
+    real rows equal the full head's, padded rows are zeros."""
+    import keras
+
+    from mrcnn.modeling.heads import fpn_classifier_graph
+
+    rng = np.random.default_rng(0)
+    rois = np.array([[[0.1, 0.1, 0.5, 0.6], [0.2, 0.0, 0.9, 0.4], [0.0, 0.3, 0.2, 0.9],
+                      [0, 0, 0, 0], [0, 0, 0, 0]]], np.float32)
+    meta = compose_image_meta(0, (64, 64, 3), (64, 64, 3), (0, 0, 64, 64), 1.0,
+                              np.ones(3))[None].astype(np.float32)
+    maps = [rng.normal(size=(1, 64 // s, 64 // s, 8)).astype(np.float32) for s in (4, 8, 16, 32)]
+
+    def head(compact):
+        roi_in = keras.Input((5, 4))
+        meta_in = keras.Input((meta.shape[1],))
+        map_ins = [keras.Input(m.shape[1:]) for m in maps]
+        valid = keras.ops.any(keras.ops.not_equal(roi_in, 0.0), axis=-1) if compact else None
+        outputs = fpn_classifier_graph(roi_in, map_ins, meta_in, 7, 3, train_bn=False,
+                                       fc_layers_size=16, roi_valid=valid)
+        return keras.Model([roi_in, meta_in] + map_ins, list(outputs))
+
+    full, compact = head(False), head(True)
+    for layer in full.layers:
+        if layer.weights:
+            compact.get_layer(layer.name).set_weights(layer.get_weights())
+    expected = [t.numpy() for t in full([rois, meta] + maps)]
+    got = [t.numpy() for t in compact([rois, meta] + maps)]
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g[:, :3], e[:, :3], rtol=1e-5, atol=1e-6)
+        assert np.all(g[:, 3:] == 0)
+    np.testing.assert_allclose(got[1][0, :3].sum(-1), 1.0, rtol=1e-5)
