@@ -28,8 +28,10 @@ class Config:
     # experiment is running.
     NAME = None  # Override in sub-classes
 
-    # NUMBER OF GPUs to use. When using only a CPU, this needs to be set to 1.
-    # More than one uses tf.distribute.MirroredStrategy.
+    # NUMBER OF GPUs to use. More than one trains data-parallel with
+    # tf.distribute.MirroredStrategy (each device gets IMAGES_PER_GPU of the
+    # BATCH_SIZE images); with fewer devices visible, training warns and runs
+    # the whole batch on one device. Inference always runs on one device.
     GPU_COUNT = 1
 
     # Number of images to train with on each GPU (or on the CPU).

@@ -18,6 +18,7 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from mrcnn.boxes import denorm_boxes, norm_boxes
 from mrcnn.data.image_meta import compose_image_meta, parse_image_meta  # noqa: F401
@@ -36,6 +37,7 @@ from mrcnn.training import resume
 from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
 from mrcnn.training.callbacks import EpochCheckpoint, LearningRateLogger
 from mrcnn.training.checkpoints import continued_run, find_last_checkpoint
+from mrcnn.training.distribute import distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNTrainingModel
 from mrcnn.training.layers import LAYER_REGEX, set_trainable
 from mrcnn.weights import load_weights_h5, save_weights_h5
@@ -86,7 +88,14 @@ class MaskRCNN:
         self.pretrained_batchnorm = False
         self._predict_function = None
         self.set_log_dir()
-        self.keras_model = self.build(mode=mode, config=config)
+        # GPU_COUNT > 1 trains data-parallel: the model's variables (and the
+        # optimizer's, see compile) must be created in the strategy's scope
+        # to be mirrored on every device. Inference runs on one device:
+        # detect() batches BATCH_SIZE images there.
+        self.strategy = (distribution_strategy(config) if mode == "training"
+                         else tf.distribute.get_strategy())
+        with self.strategy.scope():
+            self.keras_model = self.build(mode=mode, config=config)
 
     # ---- building ----------------------------------------------------------
     def build(self, mode, config):
@@ -223,11 +232,25 @@ class MaskRCNN:
 
         learning_rate: a float or a keras.optimizers.schedules.LearningRateSchedule
         (a function of the optimizer's iteration count, so it continues on resume).
+
+        With R replicas (GPU_COUNT > 1), Keras clips each replica's gradient
+        before summing them, and that gradient is g/R (train_step divides the
+        loss by R). Clipping g/R at GRADIENT_CLIP_NORM / R gives clip(g)/R, so
+        the update is the mean of the replicas' gradients each clipped at
+        GRADIENT_CLIP_NORM: the one-device update when no weight's gradient
+        reaches the limit, and never beyond the limit when one does (the
+        undivided limit would let it reach R times GRADIENT_CLIP_NORM).
         """
-        optimizer = keras.optimizers.SGD(
-            learning_rate=learning_rate, momentum=momentum,
-            clipnorm=self.config.GRADIENT_CLIP_NORM)
-        self.keras_model.compile(optimizer=optimizer)
+        replicas = self.strategy.num_replicas_in_sync
+        clipnorm = self.config.GRADIENT_CLIP_NORM
+        if clipnorm and replicas > 1:
+            clipnorm = clipnorm / replicas
+        # The optimizer binds the strategy in effect when it is created and
+        # its slots are mirrored only when built in the scope.
+        with self.strategy.scope():
+            optimizer = keras.optimizers.SGD(
+                learning_rate=learning_rate, momentum=momentum, clipnorm=clipnorm)
+            self.keras_model.compile(optimizer=optimizer)
 
     def _prepare_optimizer(self, learning_rate):
         """Compile for a train() call and continue the optimizer state: the
@@ -250,8 +273,10 @@ class MaskRCNN:
         if learning_rate is None:
             learning_rate = state.learning_rate() if state else self.config.LEARNING_RATE
         self.compile(learning_rate, self.config.LEARNING_MOMENTUM)
-        restored, detail = resume.restore_optimizer_state(
-            self.keras_model.optimizer, self.keras_model.trainable_variables, state)
+        # Building the optimizer creates its slots: mirrored only in the scope.
+        with self.strategy.scope():
+            restored, detail = resume.restore_optimizer_state(
+                self.keras_model.optimizer, self.keras_model.trainable_variables, state)
         if restored:
             logger.info("Continuing the optimizer of %s: %s", state.source, detail)
         elif state is not None:
@@ -309,11 +334,16 @@ class MaskRCNN:
 
             augmentation = augmentation_from_config(config)
 
-        # Data generators
+        # Data generators: global batches of BATCH_SIZE images, which fit()
+        # splits into IMAGES_PER_GPU per replica under a MirroredStrategy.
+        # There Keras averages a first batch across replicas to build the
+        # model, which bool masks cannot take: they come as uint8.
+        mask_dtype = np.uint8 if is_distributed(self.strategy) else bool
         train_generator = DataGenerator(train_dataset, config, shuffle=True,
-                                        augmentation=augmentation)
+                                        augmentation=augmentation, mask_dtype=mask_dtype)
         val_generator = DataGenerator(val_dataset, config, shuffle=True,
-                                      steps=config.VALIDATION_STEPS) if val_dataset else None
+                                      steps=config.VALIDATION_STEPS,
+                                      mask_dtype=mask_dtype) if val_dataset else None
 
         # Create log_dir if it does not exist
         os.makedirs(self.log_dir, exist_ok=True)

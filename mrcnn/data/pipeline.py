@@ -126,7 +126,10 @@ class DataGenerator(keras.utils.PyDataset):
     - input_gt_class_ids: int32 [batch, MAX_GT_INSTANCES]
     - input_gt_boxes: float32 [batch, MAX_GT_INSTANCES, (y1, x1, y2, x2)] pixels
     - input_gt_masks: bool [batch, height, width, MAX_GT_INSTANCES]; height and
-      width are the image's, or MINI_MASK_SHAPE with USE_MINI_MASK.
+      width are the image's, or MINI_MASK_SHAPE with USE_MINI_MASK. uint8
+      (0/1) with mask_dtype=np.uint8: under a tf.distribute strategy Keras
+      averages the first batch across replicas to build the model, which
+      bool tensors cannot do; the model casts the input back to bool.
 
     An epoch is `steps` batches (STEPS_PER_EPOCH by default) of images drawn
     in a fresh random order; an image that fails to load is skipped, replaced
@@ -134,7 +137,8 @@ class DataGenerator(keras.utils.PyDataset):
     """
 
     def __init__(self, dataset, config, shuffle=True, augmentation=None, steps=None,
-                 seed=None, workers=None, use_multiprocessing=False, max_queue_size=8):
+                 seed=None, workers=None, use_multiprocessing=False, max_queue_size=8,
+                 mask_dtype=bool):
         workers = config.DATA_WORKERS if workers is None else workers
         super().__init__(workers=max(1, int(workers)), use_multiprocessing=use_multiprocessing,
                          max_queue_size=max_queue_size)
@@ -151,6 +155,7 @@ class DataGenerator(keras.utils.PyDataset):
         self.augmentation = augmentation
         self.steps = int(steps or config.STEPS_PER_EPOCH)
         self.batch_size = config.BATCH_SIZE
+        self.mask_dtype = np.dtype(mask_dtype)
         self._seed = np.random.SeedSequence(seed).entropy if seed is None else seed
         self._epoch = 0
         self._order = self._epoch_order(0)
@@ -233,7 +238,7 @@ class DataGenerator(keras.utils.PyDataset):
             "input_rpn_bbox": np.zeros((n, config.RPN_TRAIN_ANCHORS_PER_IMAGE, 4), np.float32),
             "input_gt_class_ids": np.zeros((n, max_gt), np.int32),
             "input_gt_boxes": np.zeros((n, max_gt, 4), np.float32),
-            "input_gt_masks": np.zeros((n,) + tuple(mask_hw) + (max_gt,), bool),
+            "input_gt_masks": np.zeros((n,) + tuple(mask_hw) + (max_gt,), self.mask_dtype),
         }
         for i, (image, meta, rpn_match, rpn_bbox, class_ids, boxes, masks) in enumerate(examples):
             count = class_ids.shape[0]

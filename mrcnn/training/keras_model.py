@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from mrcnn.modeling import losses as L
+from mrcnn.training.distribute import scale_loss_for_replicas
 
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
               "mrcnn_bbox_loss", "mrcnn_mask_loss")
@@ -71,10 +72,21 @@ class MaskRCNNTrainingModel(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def train_step(self, data):
+        """One optimisation step on one replica's batch.
+
+        data: the batch dict of DataGenerator (or a 1-tuple of it), batch
+        axis of IMAGES_PER_GPU images under a MirroredStrategy (fit() splits
+        the global BATCH_SIZE batch), BATCH_SIZE on one device.
+        Returns {metric name: float32 scalar}, the unscaled losses' means.
+        """
         with tf.GradientTape() as tape:
             losses = self._batch_losses(data, training=True)
+            # The optimizer sums the replicas' gradients: differentiate
+            # loss / replicas so the sum is the mean over replicas. The
+            # metrics keep the unscaled losses.
+            objective = scale_loss_for_replicas(losses["loss"])
         variables = self.trainable_variables
-        gradients = tape.gradient(losses["loss"], variables)
+        gradients = tape.gradient(objective, variables)
         self.optimizer.apply_gradients(
             [(g, v) for g, v in zip(gradients, variables) if g is not None])
         return self._update(losses)
