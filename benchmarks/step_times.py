@@ -95,7 +95,8 @@ def time_mrcnn(size, repeats, rng):
 
     inference = modellib.MaskRCNN("inference", config, "/tmp/mrcnn-bench")
     infer_time = time_calls(lambda: inference.detect([image]), repeats)
-    return train_time, infer_time
+    detections = len(inference.detect([image])[0]["class_ids"])
+    return train_time, infer_time, detections
 
 
 def time_torchvision(size, repeats, rng):
@@ -103,10 +104,11 @@ def time_torchvision(size, repeats, rng):
         import torch
         import torchvision
     except ImportError:
-        return None, None
+        return None, None, None
     torch.set_num_threads(os.cpu_count() or 1)
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
-        weights=None, weights_backbone=None, num_classes=4, min_size=size, max_size=size)
+        weights=None, weights_backbone=None, num_classes=4, min_size=size, max_size=size,
+        box_score_thresh=0.0)
     image = torch.rand(3, size, size)
     masks = torch.zeros(3, size, size, dtype=torch.uint8)
     boxes = []
@@ -129,13 +131,14 @@ def time_torchvision(size, repeats, rng):
     def infer():
         model.eval()
         with torch.no_grad():
-            model([image])
+            return model([image])
 
-    return time_calls(train_step, repeats), time_calls(infer, repeats)
+    train_time, infer_time = time_calls(train_step, repeats), time_calls(infer, repeats)
+    return train_time, infer_time, len(infer()[0]["boxes"])
 
 
 def torchvision_in_subprocess(sizes, repeats):
-    """{str(size): (train s, inference s)} from a child process, {} when
+    """{str(size): (train s, inference s, detections)} from a child process, {} when
     torch is not installed or the child fails."""
     import json
     import subprocess
@@ -168,9 +171,9 @@ def main(argv=None):
     torch_times = {} if args.no_torch else torchvision_in_subprocess(args.sizes, args.repeats)
     rows = []
     for size in args.sizes:
-        train, infer = time_mrcnn(size, args.repeats, rng)
-        tv_train, tv_infer = torch_times.get(str(size), (None, None))
-        rows.append((size, train, infer, tv_train, tv_infer))
+        train, infer, detections = time_mrcnn(size, args.repeats, rng)
+        tv_train, tv_infer, tv_detections = torch_times.get(str(size), (None, None, None))
+        rows.append((size, train, infer, tv_train, tv_infer, detections, tv_detections))
         print(f"done {size}", file=sys.stderr, flush=True)
 
     def fmt(v):
@@ -179,12 +182,16 @@ def main(argv=None):
     def ratio(a, b):
         return "—" if a is None or b is None else f"{a / b:.2f}×"
 
+    # Inference time grows with the detections the mask head sees (random
+    # weights and a zero score threshold give each model its maximum), so
+    # both counts are printed: compare inference only where they agree.
     print("\n| size | mrcnn train step | torchvision train step | ratio | "
-          "mrcnn inference | torchvision inference | ratio |")
-    print("|---|---|---|---|---|---|---|")
-    for size, train, infer, tv_train, tv_infer in rows:
+          "mrcnn inference | torchvision inference | ratio | detections (mrcnn / tv) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size, train, infer, tv_train, tv_infer, detections, tv_detections in rows:
         print(f"| {size}² | {fmt(train)} | {fmt(tv_train)} | {ratio(train, tv_train)} | "
-              f"{fmt(infer)} | {fmt(tv_infer)} | {ratio(infer, tv_infer)} |")
+              f"{fmt(infer)} | {fmt(tv_infer)} | {ratio(infer, tv_infer)} | "
+              f"{detections} / {'—' if tv_detections is None else tv_detections} |")
     return rows
 
 
