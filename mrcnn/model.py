@@ -36,7 +36,7 @@ from mrcnn.modeling.network import build_inference_graph, build_training_graph
 from mrcnn.training import resume
 from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
 from mrcnn.training.callbacks import EpochCheckpoint, LearningRateLogger
-from mrcnn.training.checkpoints import continued_run, find_last_checkpoint
+from mrcnn.training.checkpoints import continued_run, create_run_dir, find_last_checkpoint
 from mrcnn.training.distribute import distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNTrainingModel
 from mrcnn.training.layers import LAYER_REGEX, set_trainable
@@ -146,7 +146,9 @@ class MaskRCNN:
             (`.../<name>YYYYmmddTHHMM/mask_rcnn_<name>_<epoch:04d>.h5`):
             training continues in that folder after that epoch. None, or any
             other file (COCO, ImageNet, another NAME's run), starts a new
-            folder `<model_dir>/<name>YYYYmmddTHHMM` at epoch 0.
+            folder `<model_dir>/<name>YYYYmmddTHHMM` at epoch 0, created by
+            train(); when another run started in the same minute holds that
+            name, train() appends seconds to the stamp (log_dir follows).
         """
         name = self.config.NAME.lower()
         run = continued_run(model_path, name) if model_path else None
@@ -159,7 +161,14 @@ class MaskRCNN:
             self.epoch = 0
             self.log_dir = os.path.join(self.model_dir, "{}{:%Y%m%dT%H%M}".format(
                 name, datetime.datetime.now()))
+        # A new run's folder is claimed by its first train(), which moves to
+        # a free name when another run already holds this one.
+        self._log_dir_is_ours = bool(run)
+        self._set_checkpoint_path()
+
+    def _set_checkpoint_path(self):
         # Path to save after each epoch. Include placeholders that get filled by Keras.
+        name = self.config.NAME.lower()
         self.checkpoint_path = os.path.join(self.log_dir, f"mask_rcnn_{name}_{{epoch:04d}}.h5")
 
     def load_weights(self, filepath, by_name=False, exclude=None):
@@ -345,8 +354,12 @@ class MaskRCNN:
                                       steps=config.VALIDATION_STEPS,
                                       mask_dtype=mask_dtype) if val_dataset else None
 
-        # Create log_dir if it does not exist
-        os.makedirs(self.log_dir, exist_ok=True)
+        if self._log_dir_is_ours:
+            os.makedirs(self.log_dir, exist_ok=True)
+        else:
+            self.log_dir = create_run_dir(self.model_dir, config.NAME, preferred=self.log_dir)
+            self._set_checkpoint_path()
+            self._log_dir_is_ours = True
 
         # Callbacks: the learning rate is added to the logs before TensorBoard
         # writes them.

@@ -1,11 +1,13 @@
 """Where a run's checkpoints live and which of them can be resumed.
 
 A run writes `<model_dir>/<name><YYYYmmddTHHMM>/mask_rcnn_<name>_<epoch:04d>.h5`
-(name = Config.NAME lower-cased), each file written as `<file>.tmp-<pid>` and
+(name = Config.NAME lower-cased; seconds, then microseconds, are appended to
+the stamp when another run started in the same minute), each file written as `<file>.tmp-<pid>` and
 renamed when complete (mrcnn.weights.save_weights_h5). So a file under a
 checkpoint name is complete unless the disk lost it; `find_last_checkpoint`
 still opens it before trusting it.
 """
+import datetime
 import errno
 import logging
 import os
@@ -19,8 +21,41 @@ _TMP_FILE = re.compile(r"\.h5\.tmp-(\d+)$")
 
 
 def run_dir_pattern(name):
-    """Run folder names of config NAME `name`: `<name>YYYYmmddTHHMM`."""
-    return re.compile(re.escape(name.lower()) + r"(\d{8}T\d{4})$")
+    """Run folder names of config NAME `name`: `<name>YYYYmmddTHHMM`, or with
+    seconds (`...HHMMSS`) or microseconds (`...HHMMSSffffff`) appended. Group 1
+    is the stamp; stamps sort in the order the runs started."""
+    return re.compile(re.escape(name.lower()) + r"(\d{8}T\d{4}(?:\d{2}(?:\d{6})?)?)$")
+
+
+def create_run_dir(model_dir, name, preferred=None):
+    """Create the folder of a new run and return its path.
+
+    preferred: the folder chosen when the model was built
+        (`<model_dir>/<name>YYYYmmddTHHMM`, matterport's name), taken when no
+        other run holds it yet.
+    Otherwise (two runs started in the same minute, in one process or two)
+    the stamp of now gets seconds, then microseconds, appended, so no run
+    writes into another's folder and the newest run still sorts last for
+    find_last_checkpoint. The folder is claimed with mkdir, which one
+    process wins.
+    """
+    os.makedirs(model_dir, exist_ok=True)
+    name = name.lower()
+    candidates = [preferred] if preferred else []
+    while True:
+        now = datetime.datetime.now()
+        candidates += [os.path.join(model_dir, name + f"{now:%Y%m%dT%H%M}{suffix}")
+                       for suffix in ("", f"{now:%S}", f"{now:%S%f}")]
+        for path in candidates:
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+            if preferred and path != preferred:
+                logger.info("Run folder %s is taken by another run; this run writes to %s",
+                            preferred, path)
+            return path
+        candidates = []
 
 
 def checkpoint_pattern(name):

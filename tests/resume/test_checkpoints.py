@@ -1,13 +1,14 @@
 """Which checkpoint `last` means: complete files of this NAME's newest run."""
 import logging
 import os
+import re
 
 import h5py
 import numpy as np
 import pytest
 
-from mrcnn.training.checkpoints import (checkpoint_problem, continued_run, find_last_checkpoint,
-                                        remove_stale_temporaries)
+from mrcnn.training.checkpoints import (checkpoint_problem, continued_run, create_run_dir,
+                                        find_last_checkpoint, list_runs, remove_stale_temporaries)
 
 
 def write_checkpoint(path, epoch=1):
@@ -76,3 +77,24 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
         path.write_bytes(b"")
     assert remove_stale_temporaries(str(tmp_path)) == [str(dead)]
     assert os.listdir(tmp_path) == [alive.name]
+
+
+def test_runs_started_in_the_same_minute_get_their_own_folders(tmp_path):
+    first = create_run_dir(str(tmp_path), "Tiny")
+    assert re.fullmatch(r"tiny\d{8}T\d{4}", os.path.basename(first))
+    # Two more runs that were built in that minute: the folder is taken.
+    second = create_run_dir(str(tmp_path), "Tiny", preferred=first)
+    third = create_run_dir(str(tmp_path), "Tiny", preferred=first)
+    assert len({first, second, third}) == 3
+    assert all(os.path.dirname(p) == str(tmp_path) for p in (second, third))
+    # Names sort in start order, so `last` is the newest run's checkpoint
+    # and a checkpoint in a seconds-stamped folder continues that run.
+    assert list_runs(str(tmp_path), "tiny") == [first, second, third]
+    for run in (first, second, third):
+        write_checkpoint(os.path.join(run, "mask_rcnn_tiny_0001.h5"))
+    newest = os.path.join(third, "mask_rcnn_tiny_0001.h5")
+    assert find_last_checkpoint(str(tmp_path), "tiny") == newest
+    assert continued_run(newest, "tiny") == (third, 1)
+    # A free preferred folder is taken as it is.
+    free = str(tmp_path / "tiny20300101T0000")
+    assert create_run_dir(str(tmp_path), "tiny", preferred=free) == free

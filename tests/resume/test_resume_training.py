@@ -136,6 +136,24 @@ def test_weights_from_another_run_start_a_new_one(two_epochs, tmp_path):
     assert model.pretrained_batchnorm is False
 
 
+def test_a_new_run_never_writes_into_another_runs_folder(tmp_path):
+    model = modellib.MaskRCNN("training", ResumeConfig(), tmp_path)
+    # Another run, started in the same minute, holds the folder already.
+    taken = model.log_dir
+    os.makedirs(taken)
+    with open(os.path.join(taken, "other_run.txt"), "w") as f:
+        f.write("not yours")
+    model.train(*datasets(), learning_rate=0.01, epochs=1, layers="heads")
+    model.train(*datasets(), learning_rate=0.01, epochs=2, layers="heads")
+    assert model.log_dir != taken and os.path.dirname(model.log_dir) == str(tmp_path)
+    assert os.listdir(taken) == ["other_run.txt"]
+    # Both train() calls of this model are one run, in its own folder.
+    assert checkpoints(model.log_dir) == ["mask_rcnn_tiny_0001.h5", "mask_rcnn_tiny_0002.h5"]
+    assert model.checkpoint_path.startswith(model.log_dir)
+    assert epoch_steps(model.log_dir) == [0, 1]
+    assert model.find_last() == os.path.join(model.log_dir, "mask_rcnn_tiny_0002.h5")
+
+
 def test_learning_rate_schedule_continues_on_resume(tmp_path):
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay([3], [0.02, 0.002])
     model = modellib.MaskRCNN("training", ResumeConfig(), tmp_path)
