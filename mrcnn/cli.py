@@ -102,7 +102,7 @@ def run_validate(args):
     logging.getLogger("mrcnn.data.builder").setLevel(logging.ERROR)
     options = dataset_options(args)
     report = validate_dataset(args.dataset, check_images=not args.no_images, check_masks=not args.no_masks,
-                              max_examples=args.examples, **options)
+                              max_examples=args.examples, progress=True, **options)
     print(report.to_text())
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

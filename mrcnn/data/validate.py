@@ -88,13 +88,14 @@ class ValidationReport:
 
 
 def validate_dataset(dataset_or_path, image_dir=None, format=None, check_images=True, check_masks=True,
-                     max_examples=5, **options):
+                     max_examples=5, progress=False, **options):
     """Read every image and annotation of a dataset and report problems.
 
     dataset_or_path: a prepared Dataset, or what `read_dataset` accepts.
     image_dir, format, options: passed to `read_dataset`.
     check_images: decode every image (finds truncated files, size mismatches).
     check_masks: draw every mask (finds empty masks; gives class statistics).
+    progress: show a progress bar over the images (on stderr).
     Returns: a ValidationReport; `report.ok` is False when training would break.
     """
     problems = ProblemLog(max_examples=max_examples)
@@ -120,7 +121,9 @@ def validate_dataset(dataset_or_path, image_dir=None, format=None, check_images=
         problems.extend(kept)
     _check_duplicate_ids(dataset, problems)
     stats = DatasetStatistics(dataset.class_names)
-    for image_id in dataset.image_ids:
+    from tqdm.auto import tqdm
+
+    for image_id in tqdm(dataset.image_ids, desc="validate", unit="img", disable=not progress):
         _check_image(dataset, image_id, problems, stats, check_images, check_masks)
     if check_masks:
         _check_classes(dataset, stats, problems)

@@ -160,8 +160,9 @@ def test_statistics_plot_and_cli_exit_codes(tmp_path, capsys):
     plot = tmp_path / "stats.png"
     assert main(["validate", str(folder), "--class-name", "nucleus", "--plot", str(plot),
                  "--json", str(tmp_path / "r.json")]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "nucleus" in out and "215" in out and "Result: OK" in out
+    assert "validate: 100%" in err and "12/12" in err  # the progress bar over 12 images
     assert plot.exists() and Image.open(plot).size[0] > 100
     broken = _via(tmp_path / "broken", {"a.jpg": [via_region(TRI, "x")], "lost.jpg": []})
     assert main(["validate", str(broken)]) == 1
