@@ -35,7 +35,7 @@ from mrcnn.modeling.backbone import set_batchnorm_statistics
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
 from mrcnn.training import resume
 from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
-from mrcnn.training.callbacks import EpochCheckpoint, LearningRateLogger
+from mrcnn.training.callbacks import AugmentationSummary, EpochCheckpoint, LearningRateLogger
 from mrcnn.training.checkpoints import continued_run, create_run_dir, find_last_checkpoint
 from mrcnn.training.distribute import distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNTrainingModel
@@ -361,10 +361,11 @@ class MaskRCNN:
             self._set_checkpoint_path()
             self._log_dir_is_ours = True
 
-        # Callbacks: the learning rate is added to the logs before TensorBoard
-        # writes them.
+        # Callbacks: the learning rate (and the share of instances that
+        # augmentation lost) are added to the logs before TensorBoard writes them.
         callbacks = [
             LearningRateLogger(),
+            *([AugmentationSummary()] if augmentation is not None else []),
             keras.callbacks.TensorBoard(log_dir=self.log_dir, histogram_freq=0,
                                         write_graph=False),
             EpochCheckpoint(self, self.checkpoint_path, layers=layers),

@@ -77,16 +77,21 @@ class AugmentationStats:
     def summary(self):
         """One line for the end of an epoch, e.g. "augmentation: 12 of 5400
         instances vanished (0.22%) in 10 of 1000 images; 2 images lost all"."""
-        s = self.as_dict()
-        if not s["dropped_instances"]:
-            return (f"augmentation: {s['images']} images, {s['instances']} instances, "
-                    "none vanished")
-        share = 100.0 * s["dropped_instances"] / max(s["instances"], 1)
-        text = (f"augmentation: {s['dropped_instances']} of {s['instances']} instances vanished "
-                f"({share:.2f}%) in {s['images_with_drops']} of {s['images']} images")
-        if s["images_emptied"]:
-            text += f"; {s['images_emptied']} images lost all their instances"
-        return text
+        return describe_augmentation(self.as_dict())
+
+
+def describe_augmentation(s):
+    """The summary line of counts as AugmentationStats.as_dict() gives them
+    (or differences of two such dicts, for one epoch)."""
+    if not s["dropped_instances"]:
+        return (f"augmentation: {s['images']} images, {s['instances']} instances, "
+                "none vanished")
+    share = 100.0 * s["dropped_instances"] / max(s["instances"], 1)
+    text = (f"augmentation: {s['dropped_instances']} of {s['instances']} instances vanished "
+            f"({share:.2f}%) in {s['images_with_drops']} of {s['images']} images")
+    if s["images_emptied"]:
+        text += f"; {s['images_emptied']} images lost all their instances"
+    return text
 
 
 AUGMENTATION_STATS = AugmentationStats()

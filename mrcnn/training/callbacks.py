@@ -1,4 +1,5 @@
-"""Callbacks that MaskRCNN.train() always installs."""
+"""Callbacks that MaskRCNN.train() installs."""
+import logging
 import os
 
 import keras
@@ -6,6 +7,8 @@ import keras
 from mrcnn.training.checkpoints import remove_stale_temporaries
 from mrcnn.training.resume import write_optimizer_state
 from mrcnn.weights import save_weights_h5
+
+logger = logging.getLogger(__name__)
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -17,6 +20,40 @@ class LearningRateLogger(keras.callbacks.Callback):
             return
         lr = self.model.optimizer.learning_rate
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+
+
+class AugmentationSummary(keras.callbacks.Callback):
+    """Says once per epoch what augmentation did to the instances (how many
+    vanished from the image, in how many images) and adds
+    `augmentation_dropped`, the share of instances that vanished, to the
+    epoch's logs for TensorBoard. Must come before the TensorBoard callback.
+
+    stats: the AugmentationStats the input pipeline records into (default
+        mrcnn.data.augmentation.AUGMENTATION_STATS). An epoch's figures are
+        differences of its counters, so they are approximate by the few
+        batches the pipeline prefetches across the epoch boundary.
+    """
+
+    def __init__(self, stats=None):
+        super().__init__()
+        from mrcnn.data.augmentation import AUGMENTATION_STATS
+
+        self.stats = stats if stats is not None else AUGMENTATION_STATS
+        self._at_epoch_begin = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._at_epoch_begin = self.stats.as_dict()
+
+    def on_epoch_end(self, epoch, logs=None):
+        from mrcnn.data.augmentation import describe_augmentation
+
+        now = self.stats.as_dict()
+        start = self._at_epoch_begin or dict.fromkeys(now, 0)
+        epoch_counts = {key: now[key] - start[key] for key in now}
+        logger.info("Epoch %d %s", epoch + 1, describe_augmentation(epoch_counts))
+        if logs is not None:
+            logs["augmentation_dropped"] = (epoch_counts["dropped_instances"]
+                                            / max(epoch_counts["instances"], 1))
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

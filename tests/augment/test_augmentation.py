@@ -88,6 +88,33 @@ def test_vanished_instances_are_dropped_and_counted():
                                "images; 1 images lost all their instances")
 
 
+def test_each_epoch_says_what_augmentation_lost(caplog):
+    from mrcnn.training.callbacks import AugmentationSummary
+
+    stats = AugmentationStats()
+    stats.record(instances=3, dropped=0)  # before training: not this epoch's
+    summary = AugmentationSummary(stats)
+    image, masks, class_ids = scene()
+    crop = A.Crop(x_min=0, y_min=0, x_max=50, y_max=60, p=1.0)
+    away = A.Affine(translate_px={"x": 200, "y": 0}, p=1.0)
+    with caplog.at_level("INFO", logger="mrcnn.training.callbacks"):
+        summary.on_epoch_begin(0)
+        augment(image, masks, class_ids, crop, stats=stats)
+        augment(image, masks, class_ids, away, stats=stats)
+        first = {}
+        summary.on_epoch_end(0, first)
+        summary.on_epoch_begin(1)
+        augment(image, masks, class_ids, A.HorizontalFlip(p=1.0), stats=stats)
+        second = {}
+        summary.on_epoch_end(1, second)
+    assert first["augmentation_dropped"] == pytest.approx(4 / 6)
+    assert second["augmentation_dropped"] == 0.0
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["Epoch 1 augmentation: 4 of 6 instances vanished (66.67%) in 2 of 2 images; "
+                     "1 images lost all their instances",
+                     "Epoch 2 augmentation: 1 images, 3 instances, none vanished"]
+
+
 def test_module_counter_and_no_instances():
     image, masks, class_ids = scene()
     aug_mod.AUGMENTATION_STATS.reset()

@@ -33,6 +33,17 @@ def run(tmp_path_factory):
     return root, data, logs
 
 
+def tensorboard_steps(run_dir, tag):
+    """Steps at which the training summaries in run_dir/train hold `tag`."""
+    import tensorflow as tf
+
+    steps = []
+    for path in glob.glob(os.path.join(run_dir, "train", "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            steps += [event.step for value in event.summary.value if value.tag == tag]
+    return sorted(steps)
+
+
 def checkpoints(logs):
     return sorted(glob.glob(os.path.join(str(logs), "mrcnn*", "mask_rcnn_mrcnn_*.h5")))
 
@@ -49,7 +60,7 @@ def test_train_from_scratch_writes_a_checkpoint_with_its_settings(run):
     assert [s["layers"] for s in settings["TRAINING_SCHEDULE"]] == ["all", "all"]
 
 
-def test_train_last_continues_the_run_with_its_settings(run, capsys):
+def test_train_last_continues_the_run_with_its_settings(run, capsys, caplog):
     root, data, logs = run
     # No --config: the checkpoint's own settings (64 px) are taken.
     assert main(["train", "--dataset", str(data), "--logs", str(logs), "--weights=last",
@@ -61,6 +72,9 @@ def test_train_last_continues_the_run_with_its_settings(run, capsys):
     assert os.path.dirname(files[0]) == os.path.dirname(files[1])
     settings, epoch = saved_settings(files[1])
     assert epoch == 2 and settings["IMAGE_MAX_DIM"] == 64 and settings["AUGMENTATION"] == "default"
+    # The augmented epoch reported what augmentation lost, to TensorBoard too.
+    assert "Epoch 2 augmentation:" in caplog.text
+    assert tensorboard_steps(os.path.dirname(files[1]), "epoch_augmentation_dropped") == [1]
     # Already there: nothing more to train.
     assert main(["train", "--dataset", str(data), "--logs", str(logs), "--weights=last",
                  "--epochs", "2"]) == 0
