@@ -15,6 +15,7 @@ import copy
 import datetime
 import logging
 import os
+import random
 
 import keras
 import numpy as np
@@ -164,6 +165,9 @@ class MaskRCNN:
         # A new run's folder is claimed by its first train(), which moves to
         # a free name when another run already holds this one.
         self._log_dir_is_ours = bool(run)
+        # The seed of the run's image order; load_weights() takes a
+        # continued run's from its checkpoint.
+        self.data_seed = random.SystemRandom().getrandbits(62)
         self._set_checkpoint_path()
 
     def _set_checkpoint_path(self):
@@ -205,6 +209,8 @@ class MaskRCNN:
         self._optimizer_to_continue = _FRESH_OPTIMIZER
         if self.mode == "training" and continued_run(filepath, self.config.NAME):
             self._optimizer_to_continue = resume.read_optimizer_state(filepath) or _FRESH_OPTIMIZER
+            if "mrcnn_data_seed" in report.attrs:
+                self.data_seed = int(report.attrs["mrcnn_data_seed"])
             saved_config = report.attrs.get("mrcnn_config")
             differences = resume.config_differences(saved_config, self.config) if saved_config else []
             if differences:
@@ -348,11 +354,15 @@ class MaskRCNN:
         # There Keras averages a first batch across replicas to build the
         # model, which bool masks cannot take: they come as uint8.
         mask_dtype = np.uint8 if is_distributed(self.strategy) else bool
+        # The run's data seed and the epoch reached make the image order of a
+        # resumed run the uninterrupted run's.
         train_generator = DataGenerator(train_dataset, config, shuffle=True,
-                                        augmentation=augmentation, mask_dtype=mask_dtype)
+                                        augmentation=augmentation, mask_dtype=mask_dtype,
+                                        seed=self.data_seed, initial_epoch=self.epoch)
         val_generator = DataGenerator(val_dataset, config, shuffle=True,
-                                      steps=config.VALIDATION_STEPS,
-                                      mask_dtype=mask_dtype) if val_dataset else None
+                                      steps=config.VALIDATION_STEPS, mask_dtype=mask_dtype,
+                                      seed=self.data_seed + 1,
+                                      initial_epoch=self.epoch) if val_dataset else None
 
         if self._log_dir_is_ours:
             os.makedirs(self.log_dir, exist_ok=True)

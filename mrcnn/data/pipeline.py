@@ -134,11 +134,18 @@ class DataGenerator(keras.utils.PyDataset):
     An epoch is `steps` batches (STEPS_PER_EPOCH by default) of images drawn
     in a fresh random order; an image that fails to load is skipped, replaced
     by another, and counted (see `skipped` and the log at each epoch's end).
+
+    seed: int; the image order of epoch e and the random choices of its
+        targets follow from (seed, e) alone. None draws one.
+    initial_epoch: the epoch fit() starts at (0-based), so that a resumed
+        run with the run's seed draws what the uninterrupted run drew. The
+        augmentation libraries keep their own random state: augmented pixels
+        are not reproduced.
     """
 
     def __init__(self, dataset, config, shuffle=True, augmentation=None, steps=None,
                  seed=None, workers=None, use_multiprocessing=False, max_queue_size=8,
-                 mask_dtype=bool):
+                 mask_dtype=bool, initial_epoch=0):
         workers = config.DATA_WORKERS if workers is None else workers
         super().__init__(workers=max(1, int(workers)), use_multiprocessing=use_multiprocessing,
                          max_queue_size=max_queue_size)
@@ -157,8 +164,8 @@ class DataGenerator(keras.utils.PyDataset):
         self.batch_size = config.BATCH_SIZE
         self.mask_dtype = np.dtype(mask_dtype)
         self._seed = np.random.SeedSequence(seed).entropy if seed is None else seed
-        self._epoch = 0
-        self._order = self._epoch_order(0)
+        self._epoch = int(initial_epoch)
+        self._order = self._epoch_order(self._epoch)
         self._lock = threading.Lock()
         self.skipped = 0
         self.skipped_examples = []

@@ -87,6 +87,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             # scratch): loading the file then keeps them training.
             "mrcnn_trained_batchnorm_statistics": bool(self.mrcnn_model.train_batchnorm),
             "mrcnn_config": self.mrcnn_model.config.to_yaml(),
+            # A resumed run draws its images in the order this run would have.
+            "mrcnn_data_seed": int(self.mrcnn_model.data_seed),
         }
         if self.layers is not None:
             attrs["mrcnn_layers"] = self.layers

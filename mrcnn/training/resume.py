@@ -4,7 +4,8 @@ A checkpoint (matterport's HDF5 layout, see mrcnn.weights) carries, beside the
 weights:
   root attributes  epoch (int, 1-based, the epochs done), mrcnn_config (the
                    Config as YAML), mrcnn_layers (the `layers=` regex trained),
-                   mrcnn_trained_batchnorm_statistics (bool);
+                   mrcnn_trained_batchnorm_statistics (bool),
+                   mrcnn_data_seed (int, the seed of the run's image order);
   group `optimizer` attribute `config` (JSON of keras.optimizers.serialize:
                    class, learning rate or schedule, momentum, clipnorm),
                    attribute `variable_names`, and one dataset per optimizer

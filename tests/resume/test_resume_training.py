@@ -48,10 +48,14 @@ def two_epochs(tmp_path_factory):
 
 
 def test_resume_with_last_continues_the_run(two_epochs, tmp_path):
-    model_dir, run_dir, _ = two_epochs
+    model_dir, run_dir, original = two_epochs
     resumed = modellib.MaskRCNN("training", ResumeConfig(), model_dir)
+    fresh_seed = resumed.data_seed
     load_initial_weights(resumed, "last")
     assert (resumed.epoch, resumed.log_dir) == (2, run_dir)
+    # The run's data seed came back: its image order continues (see
+    # test_a_resumed_generator_draws_what_the_uninterrupted_one_drew).
+    assert resumed.data_seed == original.data_seed != fresh_seed
 
     at_start = OptimizerAtStart()
     resumed.train(*datasets(), learning_rate=None, epochs=4, layers="heads",
@@ -85,6 +89,32 @@ def test_resume_with_last_continues_the_run(two_epochs, tmp_path):
                 for s in (final, states[3])]
     assert settings[0] == settings[1] and settings[0]["momentum"] == 0.9
     assert epoch_steps(straight.log_dir) == [0, 1, 2, 3]
+
+
+def test_a_resumed_generator_draws_what_the_uninterrupted_one_drew():
+    from mrcnn.data.pipeline import DataGenerator
+
+    train, _ = datasets()
+    config = ResumeConfig()
+    config.STEPS_PER_EPOCH = 3
+    straight = DataGenerator(train, config, seed=7, workers=1)
+    orders = [straight._order]
+    for _ in range(3):
+        straight.on_epoch_end()
+        orders.append(straight._order)
+    assert len({tuple(o) for o in orders}) > 1  # each epoch draws anew
+    resumed = DataGenerator(train, config, seed=7, workers=1, initial_epoch=3)
+    np.testing.assert_array_equal(resumed._order, straight._order)
+    for index in range(len(straight)):
+        expected, got = straight[index], resumed[index]
+        for key in expected:  # images and the sampled RPN targets alike
+            np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+    other = DataGenerator(train, config, seed=8, workers=1)
+    other_orders = [other._order]
+    for _ in range(3):
+        other.on_epoch_end()
+        other_orders.append(other._order)
+    assert np.concatenate(other_orders).tolist() != np.concatenate(orders).tolist()
 
 
 def test_in_process_train_calls_continue_the_optimizer(two_epochs):
