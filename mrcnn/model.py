@@ -29,7 +29,7 @@ from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
     mold_image,
     unmold_image,
 )
-from mrcnn.data.resize import resize_image, unmold_mask
+from mrcnn.data.resize import paste_masks, resize_image
 from mrcnn.data.targets import build_rpn_targets  # noqa: F401
 from mrcnn.modeling.anchors import compute_backbone_shapes, get_anchors
 from mrcnn.modeling.backbone import set_batchnorm_statistics
@@ -548,9 +548,7 @@ class MaskRCNN:
             N = class_ids.shape[0]
 
         # Resize masks to original image size and set boundary threshold.
-        full_masks = [unmold_mask(masks[i], boxes[i], original_image_shape) for i in range(N)]
-        full_masks = (np.stack(full_masks, axis=-1) if full_masks
-                      else np.zeros(tuple(original_image_shape[:2]) + (0,), dtype=bool))
+        full_masks = paste_masks(masks, boxes, original_image_shape)
 
         return boxes.astype(np.int32), class_ids, scores, full_masks
 

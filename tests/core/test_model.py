@@ -146,3 +146,25 @@ def test_unmold_detections_maps_boxes_back_through_the_window():
     assert class_ids.tolist() == [2] and scores.tolist() == [pytest.approx(0.9)]
     assert full.shape == (32, 64, 1)
     assert full[4:20, 8:40, 0].all() and full[:, :, 0].sum() == 16 * 32
+
+
+def test_paste_masks_puts_each_mask_in_its_clipped_box():
+    from mrcnn.data.resize import paste_masks
+
+    shape = (50, 70, 3)
+    half = np.zeros((28, 28), np.float32)
+    half[:, :14] = 0.9  # left half above the 0.5 threshold
+    masks = np.stack([half, np.ones((28, 28)), half, np.ones((28, 28))])
+    boxes = np.array([[10, 10, 38, 38],   # 28x28: no resizing
+                      [-5, -8, 20, 15],   # partly outside: clipped
+                      [20, 20, 20, 30],   # zero height: nothing
+                      [60, 80, 70, 90]])  # outside the image: nothing
+    pasted = paste_masks(masks, boxes, shape)
+    assert pasted.shape == (50, 70, 4) and pasted.dtype == bool
+    assert pasted[10:38, 10:24, 0].all() and pasted[..., 0].sum() == 28 * 14
+    assert pasted[:20, :15, 1].all() and pasted[..., 1].sum() == 20 * 15
+    assert not pasted[..., 2:].any()
+    # The same as matterport's one-mask-at-a-time unmold_mask.
+    for i in range(4):
+        np.testing.assert_array_equal(pasted[..., i], utils.unmold_mask(masks[i], boxes[i], shape))
+    assert paste_masks(np.zeros((0, 28, 28)), np.zeros((0, 4), int), shape).shape == (50, 70, 0)
