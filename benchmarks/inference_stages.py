@@ -1,7 +1,8 @@
 """Where inference time goes: the inference graph timed up to each stage
-(ResNet-50-FPN, batch 1, random weights, DETECTION_MIN_CONFIDENCE 0 so that
-the heads see as many detections as a trained model's worst case), at
-several image sizes, with the settings of benchmarks/step_times.py.
+(ResNet-50-FPN, batch 1, random weights, DETECTION_MIN_CONFIDENCE 0 and every
+ROI scored foreground, so that the mask head sees DETECTION_MAX_INSTANCES
+detections, a trained model's worst case), at several image sizes, with the
+settings of benchmarks/step_times.py.
 
     python benchmarks/inference_stages.py                # 128 and 512
     python benchmarks/inference_stages.py --sizes 512 --repeats 5
@@ -22,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from step_times import benchmark_config, time_calls  # noqa: E402
+from step_times import benchmark_config, every_proposal_foreground, time_calls  # noqa: E402
 
 # (row label, layer whose output ends the cut graph)
 STAGES = [
@@ -43,6 +44,7 @@ def stage_times(size, repeats, rng):
 
     config = benchmark_config(size)
     model = modellib.MaskRCNN("inference", config, "/tmp/mrcnn-bench")
+    every_proposal_foreground(model)
     image = rng.integers(0, 255, (size, size, 3)).astype(np.uint8)
     molded, metas, _ = model.mold_inputs([image])
     inputs = {"input_image": tf.constant(molded, tf.float32),
