@@ -385,7 +385,8 @@ class MaskRCNN:
             # before validation and the checkpoint use them.
             bn_batches = DataGenerator(train_dataset, config, shuffle=True,
                                        augmentation=augmentation,
-                                       steps=config.BN_STATISTICS_BATCHES, workers=1)
+                                       steps=config.BN_STATISTICS_BATCHES, workers=1,
+                                       seed=self.data_seed + 2, initial_epoch=self.epoch)
             callbacks.insert(0, BatchNormStatisticsCallback(
                 bn_batches, batches=config.BN_STATISTICS_BATCHES,
                 steps_per_epoch=config.STEPS_PER_EPOCH))

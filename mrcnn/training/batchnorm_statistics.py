@@ -93,6 +93,7 @@ class BatchNormStatisticsCallback(keras.callbacks.Callback):
     epoch, before validation and the checkpoint see the weights.
 
     generator: a DataGenerator (indexable batches); batches: how many to use.
+        Its epoch is advanced after each use, so every epoch draws anew.
     """
 
     def __init__(self, generator, batches=8, steps_per_epoch=None):
@@ -113,3 +114,6 @@ class BatchNormStatisticsCallback(keras.callbacks.Callback):
         count = min(self.batches, len(self.generator))
         used = self._statistics.update(self.generator[i] for i in range(count))
         logger.debug("BatchNorm statistics recomputed from %d batches", used)
+        # The next epoch's statistics come from other images.
+        if hasattr(self.generator, "on_epoch_end"):
+            self.generator.on_epoch_end()

@@ -5,7 +5,7 @@ from tiny import TinyConfig, tiny_dataset
 
 import mrcnn.model as modellib
 from mrcnn.data.pipeline import DataGenerator
-from mrcnn.training.batchnorm_statistics import BatchNormStatistics
+from mrcnn.training.batchnorm_statistics import BatchNormStatistics, BatchNormStatisticsCallback
 
 
 def test_recomputed_statistics_equal_the_average_batch_statistics(tmp_path):
@@ -61,3 +61,25 @@ def test_frozen_statistics_are_left_alone(tmp_path):
     statistics = BatchNormStatistics(model.keras_model)
     assert statistics.layers == []
     assert statistics.update([]) == 0
+
+
+def test_each_epoch_recomputes_from_other_images():
+    class Recorder:
+        """Stands in for BatchNormStatistics: keeps the images it is given."""
+
+        def __init__(self):
+            self.seen = []
+
+        def update(self, batches):
+            self.seen.append(np.concatenate([b["input_image"] for b in batches]))
+            return len(self.seen[-1])
+
+    generator = DataGenerator(tiny_dataset(6), TinyConfig(), steps=2, seed=0, workers=1)
+    callback = BatchNormStatisticsCallback(generator, batches=2, steps_per_epoch=3)
+    callback._statistics = Recorder()
+    for _ in range(2):  # two epochs of three steps; the last step of each recomputes
+        for batch in range(3):
+            callback.on_train_batch_end(batch)
+    first, second = callback._statistics.seen
+    assert first.shape == second.shape and first.shape[0] == 2 * TinyConfig().BATCH_SIZE
+    assert not np.array_equal(first, second)
