@@ -2,10 +2,10 @@
 
 A run writes `<model_dir>/<name><YYYYmmddTHHMM>/mask_rcnn_<name>_<epoch:04d>.h5`
 (name = Config.NAME lower-cased; seconds, then microseconds, are appended to
-the stamp when another run started in the same minute), each file written as `<file>.tmp-<pid>` and
-renamed when complete (mrcnn.weights.save_weights_h5). So a file under a
-checkpoint name is complete unless the disk lost it; `find_last_checkpoint`
-still opens it before trusting it.
+the stamp when another run started in the same minute), each file written as
+`<file>.tmp-<pid>` and renamed when complete (mrcnn.weights.save_weights_h5).
+So a file under a checkpoint name is complete unless the disk lost it;
+`find_last_checkpoint` still opens it before trusting it.
 """
 import datetime
 import errno
