@@ -11,6 +11,7 @@ import pytest
 import yaml
 from cli_fixtures import tiny_args, write_via2
 from PIL import Image
+from tensorboard_events import tag_steps
 
 from mrcnn.cli import main
 from mrcnn.commands.datasets import generic_loader, load_parts
@@ -31,17 +32,6 @@ def run(tmp_path_factory):
     logs = root / "logs"
     assert main(["train", "--dataset", str(data), *tiny_args(logs), "--epochs", "1"]) == 0
     return root, data, logs
-
-
-def tensorboard_steps(run_dir, tag):
-    """Steps at which the training summaries in run_dir/train hold `tag`."""
-    import tensorflow as tf
-
-    steps = []
-    for path in glob.glob(os.path.join(run_dir, "train", "events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            steps += [event.step for value in event.summary.value if value.tag == tag]
-    return sorted(steps)
 
 
 def checkpoints(logs):
@@ -74,7 +64,7 @@ def test_train_last_continues_the_run_with_its_settings(run, capsys, caplog):
     assert epoch == 2 and settings["IMAGE_MAX_DIM"] == 64 and settings["AUGMENTATION"] == "default"
     # The augmented epoch reported what augmentation lost, to TensorBoard too.
     assert "Epoch 2 augmentation:" in caplog.text
-    assert tensorboard_steps(os.path.dirname(files[1]), "epoch_augmentation_dropped") == [1]
+    assert tag_steps(os.path.dirname(files[1]), "train", "epoch_augmentation_dropped") == [1]
     # Already there: nothing more to train.
     assert main(["train", "--dataset", str(data), "--logs", str(logs), "--weights=last",
                  "--epochs", "2"]) == 0

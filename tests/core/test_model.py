@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from tensorboard_events import tensorboard_events
 from tiny import TinyConfig, tiny_dataset
 
 import mrcnn.model as modellib
@@ -67,15 +68,8 @@ def test_training_reports_losses_and_writes_checkpoints(trained):
 
 
 def test_tensorboard_gets_losses_validation_losses_and_learning_rate(trained):
-    import tensorflow as tf
-
     model, _, _ = trained
-    tags = {}
-    for event_file in glob.glob(os.path.join(model.log_dir, "**", "events.*"), recursive=True):
-        split = os.path.basename(os.path.dirname(event_file))
-        for event in tf.compat.v1.train.summary_iterator(event_file):
-            for value in event.summary.value:
-                tags.setdefault(split, set()).add(value.tag)
+    tags = {split: set(tensorboard_events(model.log_dir, split)) for split in ("train", "validation")}
     assert {"epoch_loss", "epoch_mrcnn_mask_loss", "epoch_learning_rate"} <= tags["train"]
     assert {"epoch_loss", "epoch_rpn_class_loss"} <= tags["validation"]
 

@@ -1,11 +1,11 @@
 """The in-training evaluation callbacks write what TensorBoard's event reader sees."""
-import glob
 import os
 
 import h5py
 import numpy as np
 import pytest
 from eval_shapes import H, W, gt_results, make_dataset
+from tensorboard_events import tensorboard_events
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -39,12 +39,7 @@ class Detector:
 
 def events(log_dir):
     """{tag: [(step, value)]} from every event file under log_dir/validation."""
-    out = {}
-    for path in sorted(glob.glob(os.path.join(log_dir, "validation", "events.out.tfevents.*"))):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            for v in event.summary.value:
-                out.setdefault(v.tag, []).append((event.step, tf.make_ndarray(v.tensor)))
-    return out
+    return tensorboard_events(log_dir, "validation")
 
 
 def tiny_model():

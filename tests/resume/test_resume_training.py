@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 from resume_fixtures import ResumeConfig, datasets
+from tensorboard_events import tag_steps
 
 from mrcnn import model as modellib
 from mrcnn.training.resume import read_optimizer_state
@@ -23,15 +24,9 @@ class OptimizerAtStart(keras.callbacks.Callback):
         self.values = {v.name: np.array(v.numpy()) for v in self.model.optimizer.variables}
 
 
-def epoch_steps(log_dir, subdir="train", tag="epoch_loss"):
-    """Steps of the `tag` summaries TensorBoard wrote in log_dir/subdir."""
-    import tensorflow as tf
-
-    steps = []
-    for path in sorted(glob.glob(os.path.join(log_dir, subdir, "events.out.tfevents.*"))):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            steps += [event.step for value in event.summary.value if value.tag == tag]
-    return sorted(steps)
+def epoch_steps(log_dir, subdir="train"):
+    """Steps of the epoch_loss summaries TensorBoard wrote in log_dir/subdir."""
+    return tag_steps(log_dir, subdir, "epoch_loss")
 
 
 def checkpoints(log_dir):
@@ -97,24 +92,25 @@ def test_a_resumed_generator_draws_what_the_uninterrupted_one_drew():
     train, _ = datasets()
     config = ResumeConfig()
     config.STEPS_PER_EPOCH = 3
+
+    def epoch_orders(generator, epochs=4):
+        """The image order of each epoch; leaves the generator at the last."""
+        orders = [generator._order]
+        for _ in range(epochs - 1):
+            generator.on_epoch_end()
+            orders.append(generator._order)
+        return np.concatenate(orders).tolist(), {tuple(o) for o in orders}
+
     straight = DataGenerator(train, config, seed=7, workers=1)
-    orders = [straight._order]
-    for _ in range(3):
-        straight.on_epoch_end()
-        orders.append(straight._order)
-    assert len({tuple(o) for o in orders}) > 1  # each epoch draws anew
+    orders, distinct = epoch_orders(straight)
+    assert len(distinct) > 1  # each epoch draws anew
     resumed = DataGenerator(train, config, seed=7, workers=1, initial_epoch=3)
     np.testing.assert_array_equal(resumed._order, straight._order)
     for index in range(len(straight)):
         expected, got = straight[index], resumed[index]
         for key in expected:  # images and the sampled RPN targets alike
             np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
-    other = DataGenerator(train, config, seed=8, workers=1)
-    other_orders = [other._order]
-    for _ in range(3):
-        other.on_epoch_end()
-        other_orders.append(other._order)
-    assert np.concatenate(other_orders).tolist() != np.concatenate(orders).tolist()
+    assert epoch_orders(DataGenerator(train, config, seed=8, workers=1))[0] != orders
 
 
 def test_in_process_train_calls_continue_the_optimizer(two_epochs):
