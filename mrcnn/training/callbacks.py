@@ -4,6 +4,7 @@ import os
 
 import keras
 
+from mrcnn.data.augmentation import AUGMENTATION_STATS, describe_augmentation
 from mrcnn.training.checkpoints import remove_stale_temporaries
 from mrcnn.training.resume import write_optimizer_state
 from mrcnn.weights import save_weights_h5
@@ -36,8 +37,6 @@ class AugmentationSummary(keras.callbacks.Callback):
 
     def __init__(self, stats=None):
         super().__init__()
-        from mrcnn.data.augmentation import AUGMENTATION_STATS
-
         self.stats = stats if stats is not None else AUGMENTATION_STATS
         self._at_epoch_begin = None
 
@@ -45,8 +44,6 @@ class AugmentationSummary(keras.callbacks.Callback):
         self._at_epoch_begin = self.stats.as_dict()
 
     def on_epoch_end(self, epoch, logs=None):
-        from mrcnn.data.augmentation import describe_augmentation
-
         now = self.stats.as_dict()
         start = self._at_epoch_begin or dict.fromkeys(now, 0)
         epoch_counts = {key: now[key] - start[key] for key in now}
