@@ -389,14 +389,16 @@ class MaskRCNN:
                                        seed=self.data_seed + 2, initial_epoch=self.epoch)
             callbacks.insert(0, BatchNormStatisticsCallback(
                 bn_batches, batches=config.BN_STATISTICS_BATCHES,
-                steps_per_epoch=config.STEPS_PER_EPOCH))
+                steps_per_epoch=config.STEPS_PER_EPOCH,
+                initialize=config.BATCH_RENORM and self.epoch == 0))
         callbacks += self._validation_callbacks(val_dataset)
         if custom_callbacks:
             callbacks += list(custom_callbacks)
 
         # Train
         self.set_trainable(layers, verbose=0)
-        set_batchnorm_statistics(self.keras_model, self.train_batchnorm)
+        set_batchnorm_statistics(self.keras_model, self.train_batchnorm,
+                                 batch_renorm=config.BATCH_RENORM)
         learning_rate = self._prepare_optimizer(learning_rate)
         logger.info("Starting at epoch %d. LR=%s", self.epoch, learning_rate)
         logger.info("Checkpoint Path: %s", self.checkpoint_path)

@@ -149,12 +149,15 @@ def build_backbone(input_image, config, train_bn=True):
     return [P2, P3, P4, P5, P6], [P2, P3, P4, P5]
 
 
-def set_batchnorm_statistics(model, train_statistics):
-    """Switch every BatchNorm of `model` between batch and stored statistics."""
+def set_batchnorm_statistics(model, train_statistics, batch_renorm=False):
+    """Switch every BatchNorm of `model` between batch and stored statistics,
+    and Batch Renormalization on or off for the learned ones (see BatchNorm).
+    Returns the number of BatchNorm layers."""
     count = 0
     for layer in model.layers:
         if isinstance(layer, BatchNorm):
             layer.train_statistics = bool(train_statistics)
+            layer.batch_renorm = bool(train_statistics and batch_renorm)
             count += 1
     return count
 

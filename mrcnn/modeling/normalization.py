@@ -1,5 +1,13 @@
-"""BatchNorm whose statistics can be frozen independently of its weights."""
+"""BatchNorm whose statistics can be frozen independently of its weights,
+and that can train with Batch Renormalization without extra variables."""
 import keras
+from keras import ops
+
+# Batch Renormalization's clipping (Ioffe 2017, the values of its
+# experiments): the batch statistics may scale the normalised values by at
+# most RENORM_RMAX and shift them by at most RENORM_DMAX moving deviations.
+RENORM_RMAX = 3.0
+RENORM_DMAX = 5.0
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
@@ -14,6 +22,19 @@ class BatchNorm(keras.layers.BatchNormalization):
     gamma and beta get gradients. The flag is read when the training step is
     traced, so change it before `fit()` (MaskRCNN.train does).
 
+    `batch_renorm` (with `train_statistics`): a training call normalises
+    with the moving statistics, as inference does, while gradients flow
+    through the batch statistics (Batch Renormalization, Ioffe 2017):
+    y = gamma * ((x - mean_B) / std_B * r + d) + beta with
+    r = clip(std_B / std, 1/RENORM_RMAX, RENORM_RMAX) and
+    d = clip((mean_B - mean) / std, -RENORM_DMAX, RENORM_DMAX), both constants
+    for the gradient. Without it, a network trained on 2-image batches learns
+    to rely on each batch's own statistics (measured on the shapes sample:
+    the classifier's loss on training batches is 0.32 with batch statistics
+    and 0.64 with the moving ones). Unlike Keras' `renorm=True`, it keeps the
+    four weights of a BatchNorm layer, so checkpoints and matterport's files
+    keep their layout.
+
     The moving averages use momentum 0.9 (Keras defaults to 0.99): when the
     statistics are learned from scratch in a few hundred steps, 0.99 leaves
     them far behind the batch statistics, and inference (which uses them)
@@ -23,16 +44,37 @@ class BatchNorm(keras.layers.BatchNormalization):
     inputs: float32 [..., channels]; returns the same shape.
     """
 
-    def __init__(self, *args, train_statistics=True, momentum=0.9, **kwargs):
+    def __init__(self, *args, train_statistics=True, batch_renorm=False, momentum=0.9, **kwargs):
         super().__init__(*args, momentum=momentum, **kwargs)
         self.train_statistics = train_statistics
+        self.batch_renorm = batch_renorm
 
     def call(self, inputs, training=None, mask=None):
         if not self.train_statistics:
             training = False
-        return super().call(inputs, training=training, mask=mask)
+        if not (training and self.trainable and self.batch_renorm) or mask is not None:
+            return super().call(inputs, training=training, mask=mask)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        mean, variance = self._moments(x, None)
+        moving_mean = ops.cast(self.moving_mean, x.dtype)
+        moving_variance = ops.cast(self.moving_variance, x.dtype)
+        std = ops.sqrt(variance + self.epsilon)
+        moving_std = ops.sqrt(moving_variance + self.epsilon)
+        r = ops.stop_gradient(ops.clip(std / moving_std, 1.0 / RENORM_RMAX, RENORM_RMAX))
+        d = ops.stop_gradient(ops.clip((mean - moving_mean) / moving_std,
+                                       -RENORM_DMAX, RENORM_DMAX))
+        gamma = ops.cast(self.gamma, x.dtype) if self.scale else 1.0
+        beta = ops.cast(self.beta, x.dtype) if self.center else 0.0
+        self.moving_mean.assign(moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(
+            moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        outputs = ops.batch_normalization(x, mean=mean, variance=variance, axis=self.axis,
+                                          offset=d * gamma + beta, scale=r * gamma,
+                                          epsilon=self.epsilon)
+        return ops.cast(outputs, self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()
         config["train_statistics"] = self.train_statistics
+        config["batch_renorm"] = self.batch_renorm
         return config

@@ -10,6 +10,7 @@ their moving statistics claimed, and validation losses were 6x the training
 ones. Averaging the batch statistics of a few batches with the weights frozen
 gives statistics that belong to these weights.
 """
+import contextlib
 import logging
 
 import keras
@@ -56,6 +57,20 @@ class BatchNormStatistics:
 
         self._moments = moments
 
+    @contextlib.contextmanager
+    def _plain_batchnorm(self):
+        """Batch statistics throughout the probe, Batch Renormalization off:
+        the statistics it measures must not depend on the moving statistics
+        being replaced (the flag is read when the probe is traced)."""
+        renorm = [layer.batch_renorm for layer in self.layers]
+        for layer in self.layers:
+            layer.batch_renorm = False
+        try:
+            yield
+        finally:
+            for layer, value in zip(self.layers, renorm):
+                layer.batch_renorm = value
+
     def update(self, batches):
         """Set each layer's moving mean and variance to the average of the
         batch statistics over `batches` (an iterable of input dicts).
@@ -67,7 +82,8 @@ class BatchNormStatistics:
         sums = None
         count = 0
         for batch in batches:
-            stats = self._moments({k: tf.convert_to_tensor(v) for k, v in batch.items()})
+            with self._plain_batchnorm():
+                stats = self._moments({k: tf.convert_to_tensor(v) for k, v in batch.items()})
             values = [(m.numpy().astype(np.float64), v.numpy().astype(np.float64))
                       for m, v in stats]
             if sums is None:
@@ -94,18 +110,29 @@ class BatchNormStatisticsCallback(keras.callbacks.Callback):
 
     generator: a DataGenerator (indexable batches); batches: how many to use.
         Its epoch is advanced after each use, so every epoch draws anew.
+    initialize: also compute the statistics before the first step. A run
+        that starts from scratch needs it under Batch Renormalization, whose
+        training steps normalise with the moving statistics (the initial
+        mean 0 and variance 1 would be clipped for dozens of steps). The
+        generator is not advanced by it, so a resumed run draws what the
+        uninterrupted one drew.
     """
 
-    def __init__(self, generator, batches=8, steps_per_epoch=None):
+    def __init__(self, generator, batches=8, steps_per_epoch=None, initialize=False):
         super().__init__()
         self.generator = generator
         self.batches = int(batches)
         self.steps_per_epoch = steps_per_epoch
+        self.initialize = initialize
         self._statistics = None
 
     def on_train_begin(self, logs=None):
         layers = learning_batchnorm_layers(self.model)
         self._statistics = BatchNormStatistics(self.model) if layers else None
+        if self._statistics is not None and self.initialize and self.batches:
+            count = min(self.batches, len(self.generator))
+            used = self._statistics.update(self.generator[i] for i in range(count))
+            logger.debug("BatchNorm statistics initialised from %d batches", used)
 
     def on_train_batch_end(self, batch, logs=None):
         steps = self.steps_per_epoch or self.params.get("steps")
