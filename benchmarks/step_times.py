@@ -24,7 +24,9 @@ if ROOT_DIR not in sys.path:
 import numpy as np  # noqa: E402
 
 
-def benchmark_config(size):
+def benchmark_config(size, normalization="batch"):
+    """normalization: "batch" (what fine-tunes COCO or ImageNet weights, as
+    torchvision's frozen BatchNorm) or "group" (the from-scratch default)."""
     from mrcnn.config import Config
 
     class BenchConfig(Config):
@@ -39,7 +41,9 @@ def benchmark_config(size):
         STEPS_PER_EPOCH = 1
         DETECTION_MIN_CONFIDENCE = 0.0
 
-    return BenchConfig()
+    config = BenchConfig()
+    config.NORMALIZATION = normalization
+    return config
 
 
 def every_proposal_foreground(model):
@@ -90,12 +94,12 @@ def time_calls(fn, repeats):
     return statistics.median(times)
 
 
-def time_mrcnn(size, repeats, rng):
+def time_mrcnn(size, repeats, rng, normalization="batch"):
     import tensorflow as tf
 
     import mrcnn.model as modellib
 
-    config = benchmark_config(size)
+    config = benchmark_config(size, normalization)
     model = modellib.MaskRCNN("training", config, "/tmp/mrcnn-bench")
     model.compile(0.001, 0.9)
     keras_model = model.keras_model
@@ -171,6 +175,9 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 512, 1024])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-torch", action="store_true", help="skip torchvision")
+    parser.add_argument("--normalization", nargs="+", choices=["batch", "group"],
+                        default=["batch"], help="mrcnn's normalisation(s): batch (as when "
+                        "fine-tuning pretrained weights; the default) and/or group (from scratch)")
     parser.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
@@ -184,10 +191,12 @@ def main(argv=None):
     torch_times = {} if args.no_torch else torchvision_in_subprocess(args.sizes, args.repeats)
     rows = []
     for size in args.sizes:
-        train, infer, detections = time_mrcnn(size, args.repeats, rng)
         tv_train, tv_infer, tv_detections = torch_times.get(str(size), (None, None, None))
-        rows.append((size, train, infer, tv_train, tv_infer, detections, tv_detections))
-        print(f"done {size}", file=sys.stderr, flush=True)
+        for normalization in args.normalization:
+            train, infer, detections = time_mrcnn(size, args.repeats, rng, normalization)
+            rows.append((size, normalization, train, infer, tv_train, tv_infer, detections,
+                         tv_detections))
+            print(f"done {size} {normalization}", file=sys.stderr, flush=True)
 
     def fmt(v):
         return "—" if v is None else f"{v:.2f} s"
@@ -198,11 +207,12 @@ def main(argv=None):
     # Inference time grows with the detections the mask head sees (a zero
     # score threshold and every_proposal_foreground give each model its
     # maximum); both counts are printed: compare where they agree.
-    print("\n| size | mrcnn train step | torchvision train step | ratio | "
+    print("\n| size | mrcnn norm | mrcnn train step | torchvision train step | ratio | "
           "mrcnn inference | torchvision inference | ratio | detections (mrcnn / tv) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for size, train, infer, tv_train, tv_infer, detections, tv_detections in rows:
-        print(f"| {size}² | {fmt(train)} | {fmt(tv_train)} | {ratio(train, tv_train)} | "
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size, normalization, train, infer, tv_train, tv_infer, detections, tv_detections in rows:
+        print(f"| {size}² | {normalization} | {fmt(train)} | {fmt(tv_train)} | "
+              f"{ratio(train, tv_train)} | "
               f"{fmt(infer)} | {fmt(tv_infer)} | {ratio(infer, tv_infer)} | "
               f"{detections} / {'—' if tv_detections is None else tv_detections} |")
     return rows

@@ -32,7 +32,7 @@ from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
 from mrcnn.data.resize import paste_masks, resize_image
 from mrcnn.data.targets import build_rpn_targets  # noqa: F401
 from mrcnn.modeling.anchors import compute_backbone_shapes, get_anchors
-from mrcnn.modeling.backbone import set_batchnorm_statistics
+from mrcnn.modeling.backbone import set_batchnorm_statistics, set_normalization
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
 from mrcnn.training import resume
 from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
@@ -87,6 +87,9 @@ class MaskRCNN:
         # Whether the loaded weights carry BatchNorm statistics worth keeping
         # (pretrained COCO/ImageNet files). Decides TRAIN_BN=None.
         self.pretrained_batchnorm = False
+        # The normalisation the loaded weights were trained with (None: no
+        # file loaded, or one that does not say). Decides NORMALIZATION=None.
+        self.weights_normalization = None
         self._predict_function = None
         self.set_log_dir()
         # GPU_COUNT > 1 trains data-parallel: the model's variables (and the
@@ -97,6 +100,7 @@ class MaskRCNN:
                          else tf.distribute.get_strategy())
         with self.strategy.scope():
             self.keras_model = self.build(mode=mode, config=config)
+        set_normalization(self.keras_model, self.normalization)
 
     # ---- building ----------------------------------------------------------
     def build(self, mode, config):
@@ -126,6 +130,14 @@ class MaskRCNN:
         if self.config.TRAIN_BN is None:
             return not self.pretrained_batchnorm
         return bool(self.config.TRAIN_BN)
+
+    @property
+    def normalization(self):
+        """What the BatchNorm layers compute: Config.NORMALIZATION, or with
+        NORMALIZATION=None, the loaded weights' ("batch" for COCO, ImageNet
+        and matterport files; a checkpoint's own record) and "group" while
+        none are loaded."""
+        return self.config.NORMALIZATION or self.weights_normalization or "group"
 
     # ---- files ------------------------------------------------------------
     def find_last(self):
@@ -203,6 +215,8 @@ class MaskRCNN:
         # Pretrained files (COCO, ImageNet) carry BatchNorm statistics worth
         # keeping; a from-scratch checkpoint says it learned its own.
         self.pretrained_batchnorm = report.pretrained_batchnorm
+        self.weights_normalization = report.normalization or self.weights_normalization
+        set_normalization(self.keras_model, self.normalization)
         self._predict_function = None
         # Update the log directory
         self.set_log_dir(filepath)
@@ -235,7 +249,8 @@ class MaskRCNN:
         Returns filepath."""
         filepath = os.fspath(filepath)
         attrs = {"epoch": int(self.epoch), "mrcnn_config": self.config.to_yaml(),
-                 "mrcnn_trained_batchnorm_statistics": bool(self.train_batchnorm)}
+                 "mrcnn_trained_batchnorm_statistics": bool(self.train_batchnorm),
+                 "mrcnn_normalization": self.normalization}
         optimizer = getattr(self.keras_model, "optimizer", None) if include_optimizer else None
         extra = (lambda f: resume.write_optimizer_state(f, optimizer)) if optimizer else None
         return save_weights_h5(self.keras_model, filepath, attrs=attrs, extra=extra)
@@ -380,7 +395,7 @@ class MaskRCNN:
                                         write_graph=False),
             EpochCheckpoint(self, self.checkpoint_path, layers=layers),
         ]
-        if self.train_batchnorm and config.BN_STATISTICS_BATCHES:
+        if self.train_batchnorm and config.BN_STATISTICS_BATCHES and self.normalization == "batch":
             # Learned statistics are recomputed for the epoch's final weights
             # before validation and the checkpoint use them.
             bn_batches = DataGenerator(train_dataset, config, shuffle=True,
@@ -397,6 +412,7 @@ class MaskRCNN:
 
         # Train
         self.set_trainable(layers, verbose=0)
+        set_normalization(self.keras_model, self.normalization)
         set_batchnorm_statistics(self.keras_model, self.train_batchnorm,
                                  batch_renorm=config.BATCH_RENORM)
         learning_rate = self._prepare_optimizer(learning_rate)
@@ -449,6 +465,11 @@ class MaskRCNN:
         if getattr(self, "_inference_twin", None) is None:
             self._inference_twin = MaskRCNN("inference", copy.copy(self.config), self.model_dir)
         twin = self._inference_twin
+        # The twin loads no file: it normalises as the weights it is given.
+        if twin.normalization != self.normalization:
+            twin.config.NORMALIZATION = self.normalization
+            set_normalization(twin.keras_model, self.normalization)
+            twin._predict_function = None
         source = {layer.name: layer for layer in self.keras_model.layers if layer.weights}
         for layer in twin.keras_model.layers:
             if layer.weights and layer.name in source:

@@ -177,6 +177,18 @@ class LoadReport:
         ImageNet, or a checkpoint of a run that kept them frozen)."""
         return bool(self.has_bn_conv1 and not self.attrs.get("mrcnn_trained_batchnorm_statistics"))
 
+    @property
+    def normalization(self):
+        """What the file's BatchNorm layers computed: a checkpoint's record,
+        "batch" for other files with BatchNorm weights (COCO, ImageNet,
+        matterport's), None for files without them."""
+        recorded = self.attrs.get("mrcnn_normalization")
+        if isinstance(recorded, bytes):
+            recorded = recorded.decode()
+        if recorded in ("batch", "group"):
+            return recorded
+        return "batch" if self.has_bn_conv1 else None
+
     def summary(self):
         return (f"{os.path.basename(self.path)} ({self.layout} layout): loaded "
                 f"{len(self.loaded)} tensors, skipped {self.skipped_tensors}, left at initial "

@@ -3,7 +3,7 @@ layer names (`conv1`, `bn_conv1`, `res2a_branch2a`, `fpn_c5p5`, `fpn_p2`, ...)
 so that weights saved by matterport's code load by name."""
 from keras import layers
 
-from mrcnn.modeling.normalization import BatchNorm
+from mrcnn.modeling.normalization import GROUP_NORM_GROUPS, BatchNorm
 
 STAGE4_BLOCKS = {"resnet50": 5, "resnet101": 22}
 
@@ -147,6 +147,19 @@ def build_backbone(input_image, config, train_bn=True):
                                          train_bn=train_bn)
     P2, P3, P4, P5, P6 = fpn_graph(C2, C3, C4, C5, config.TOP_DOWN_PYRAMID_SIZE)
     return [P2, P3, P4, P5, P6], [P2, P3, P4, P5]
+
+
+def set_normalization(model, normalization):
+    """Make every BatchNorm of `model` a BatchNorm ("batch") or a GroupNorm
+    with GROUP_NORM_GROUPS groups ("group"); read when a call is traced.
+    Returns the number of BatchNorm layers."""
+    groups = {"batch": 0, "group": GROUP_NORM_GROUPS}[normalization]
+    count = 0
+    for layer in model.layers:
+        if isinstance(layer, BatchNorm):
+            layer.groups = groups
+            count += 1
+    return count
 
 
 def set_batchnorm_statistics(model, train_statistics, batch_renorm=False):

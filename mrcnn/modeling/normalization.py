@@ -1,5 +1,8 @@
 """BatchNorm whose statistics can be frozen independently of its weights,
-and that can train with Batch Renormalization without extra variables."""
+that can train with Batch Renormalization, or normalise each image's
+channel groups (GroupNorm), all with the four weights of a BatchNorm."""
+import math
+
 import keras
 from keras import ops
 
@@ -8,6 +11,10 @@ from keras import ops
 # most RENORM_RMAX and shift them by at most RENORM_DMAX moving deviations.
 RENORM_RMAX = 3.0
 RENORM_DMAX = 5.0
+# GroupNorm's group count (Wu & He 2018, and the from-scratch Mask R-CNN of
+# He et al. 2019); a layer with fewer channels, or a count it does not
+# divide, uses their greatest common divisor.
+GROUP_NORM_GROUPS = 32
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
@@ -35,6 +42,15 @@ class BatchNorm(keras.layers.BatchNormalization):
     four weights of a BatchNorm layer, so checkpoints and matterport's files
     keep their layout.
 
+    `groups` > 0: the layer is a GroupNorm (Wu & He 2018), in training and
+    inference alike: each sample's channels, split into `groups` groups, are
+    normalised over the group and the spatial axes, then scaled by gamma and
+    shifted by beta. The moving statistics are neither used nor updated.
+    Nothing depends on the other images of the batch, so training and
+    inference compute the same function whatever the batch size: the
+    from-scratch normalisation (Config.NORMALIZATION). Pretrained BatchNorm
+    weights need groups=0.
+
     The moving averages use momentum 0.9 (Keras defaults to 0.99): when the
     statistics are learned from scratch in a few hundred steps, 0.99 leaves
     them far behind the batch statistics, and inference (which uses them)
@@ -44,12 +60,33 @@ class BatchNorm(keras.layers.BatchNormalization):
     inputs: float32 [..., channels]; returns the same shape.
     """
 
-    def __init__(self, *args, train_statistics=True, batch_renorm=False, momentum=0.9, **kwargs):
+    def __init__(self, *args, train_statistics=True, batch_renorm=False, groups=0,
+                 momentum=0.9, **kwargs):
         super().__init__(*args, momentum=momentum, **kwargs)
         self.train_statistics = train_statistics
         self.batch_renorm = batch_renorm
+        self.groups = groups
+
+    def _group_norm(self, inputs):
+        """Each sample's channels normalised in groups over all other axes."""
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        channels = x.shape[-1]
+        groups = math.gcd(int(self.groups), channels)
+        shape = ops.shape(x)
+        grouped = ops.reshape(x, (-1,) + tuple(shape[1:-1]) + (groups, channels // groups))
+        axes = list(range(1, len(grouped.shape) - 2)) + [len(grouped.shape) - 1]
+        mean, variance = ops.moments(grouped, axes=axes, keepdims=True)
+        grouped = (grouped - mean) * ops.rsqrt(variance + self.epsilon)
+        x = ops.reshape(grouped, shape)
+        if self.scale:
+            x = x * ops.cast(self.gamma, x.dtype)
+        if self.center:
+            x = x + ops.cast(self.beta, x.dtype)
+        return ops.cast(x, self.compute_dtype)
 
     def call(self, inputs, training=None, mask=None):
+        if self.groups:
+            return self._group_norm(inputs)
         if not self.train_statistics:
             training = False
         if not (training and self.trainable and self.batch_renorm) or mask is not None:
@@ -77,4 +114,5 @@ class BatchNorm(keras.layers.BatchNormalization):
         config = super().get_config()
         config["train_statistics"] = self.train_statistics
         config["batch_renorm"] = self.batch_renorm
+        config["groups"] = self.groups
         return config

@@ -23,9 +23,11 @@ logger = logging.getLogger(__name__)
 
 
 def learning_batchnorm_layers(keras_model):
-    """The BatchNorm layers whose statistics are being learned."""
+    """The BatchNorm layers whose statistics are being learned (GroupNorm
+    layers have none)."""
     return [layer for layer in keras_model.layers
-            if isinstance(layer, BatchNorm) and layer.train_statistics and layer.trainable]
+            if isinstance(layer, BatchNorm) and layer.train_statistics and layer.trainable
+            and not layer.groups]
 
 
 class BatchNormStatistics:

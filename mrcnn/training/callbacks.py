@@ -83,6 +83,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             # True when this run learned the BatchNorm statistics itself (from
             # scratch): loading the file then keeps them training.
             "mrcnn_trained_batchnorm_statistics": bool(self.mrcnn_model.train_batchnorm),
+            # What its BatchNorm layers computed ("batch" or "group").
+            "mrcnn_normalization": self.mrcnn_model.normalization,
             "mrcnn_config": self.mrcnn_model.config.to_yaml(),
             # A resumed run draws its images in the order this run would have.
             "mrcnn_data_seed": int(self.mrcnn_model.data_seed),

@@ -40,6 +40,8 @@ class TwoReplicaConfig(TinyConfig):
     VALIDATION_STEPS = 1
     DATA_WORKERS = 1
     BN_STATISTICS_BATCHES = 2
+    # The replicas' BatchNorm statistics are what is under test here.
+    NORMALIZATION = "batch"
 
 
 class FrozenBNConfig(TwoReplicaConfig):

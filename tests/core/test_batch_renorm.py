@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from tiny import TinyConfig, tiny_dataset
+from tiny import BatchNormTinyConfig, tiny_dataset
 
 import mrcnn.model as modellib
 from mrcnn.config import ConfigError
@@ -88,7 +88,7 @@ def outputs_gap(keras_model, batch):
 
 
 def test_the_model_trains_with_renorm_only_where_statistics_are_learned(tmp_path):
-    config = TinyConfig()
+    config = BatchNormTinyConfig()
     model = modellib.MaskRCNN("training", config, str(tmp_path))
     _, batches = tiny_batches(config)
     statistics = BatchNormStatistics(model.keras_model)
@@ -112,7 +112,7 @@ def test_the_model_trains_with_renorm_only_where_statistics_are_learned(tmp_path
 
 
 def test_a_fresh_run_starts_from_measured_statistics(tmp_path):
-    config = TinyConfig()
+    config = BatchNormTinyConfig()
     model = modellib.MaskRCNN("training", config, str(tmp_path))
     set_batchnorm_statistics(model.keras_model, True, batch_renorm=True)
     generator, batches = tiny_batches(config)
@@ -138,7 +138,7 @@ def test_a_fresh_run_starts_from_measured_statistics(tmp_path):
 
 
 def test_train_switches_renorm_on_for_learned_statistics(tmp_path):
-    config = TinyConfig()
+    config = BatchNormTinyConfig()
     config.BATCH_RENORM = True
     config.validate()
     model = modellib.MaskRCNN("training", config, str(tmp_path))

@@ -1,7 +1,7 @@
 """Recomputed BatchNorm statistics match the batch statistics of the weights."""
 import keras
 import numpy as np
-from tiny import TinyConfig, tiny_dataset
+from tiny import BatchNormTinyConfig, tiny_dataset
 
 import mrcnn.model as modellib
 from mrcnn.data.pipeline import DataGenerator
@@ -9,7 +9,7 @@ from mrcnn.training.batchnorm_statistics import BatchNormStatistics, BatchNormSt
 
 
 def test_recomputed_statistics_equal_the_average_batch_statistics(tmp_path):
-    config = TinyConfig()
+    config = BatchNormTinyConfig()
     model = modellib.MaskRCNN("training", config, str(tmp_path))
     keras_model = model.keras_model
     generator = DataGenerator(tiny_dataset(6), config, steps=3, seed=0, workers=1)
@@ -54,7 +54,7 @@ def test_recomputed_statistics_equal_the_average_batch_statistics(tmp_path):
 def test_frozen_statistics_are_left_alone(tmp_path):
     from mrcnn.modeling.backbone import set_batchnorm_statistics
 
-    config = TinyConfig()
+    config = BatchNormTinyConfig()
     config.TRAIN_BN = False
     model = modellib.MaskRCNN("training", config, str(tmp_path))
     set_batchnorm_statistics(model.keras_model, model.train_batchnorm)
@@ -74,12 +74,12 @@ def test_each_epoch_recomputes_from_other_images():
             self.seen.append(np.concatenate([b["input_image"] for b in batches]))
             return len(self.seen[-1])
 
-    generator = DataGenerator(tiny_dataset(6), TinyConfig(), steps=2, seed=0, workers=1)
+    generator = DataGenerator(tiny_dataset(6), BatchNormTinyConfig(), steps=2, seed=0, workers=1)
     callback = BatchNormStatisticsCallback(generator, batches=2, steps_per_epoch=3)
     callback._statistics = Recorder()
     for _ in range(2):  # two epochs of three steps; the last step of each recomputes
         for batch in range(3):
             callback.on_train_batch_end(batch)
     first, second = callback._statistics.seen
-    assert first.shape == second.shape and first.shape[0] == 2 * TinyConfig().BATCH_SIZE
+    assert first.shape == second.shape and first.shape[0] == 2 * BatchNormTinyConfig().BATCH_SIZE
     assert not np.array_equal(first, second)

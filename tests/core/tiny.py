@@ -29,6 +29,11 @@ class TinyConfig(Config):
     DATA_WORKERS = 1
 
 
+
+class BatchNormTinyConfig(TinyConfig):
+    """TinyConfig with BatchNorm (the from-scratch default is GroupNorm)."""
+    NORMALIZATION = "batch"
+
 class DiscsAndBars(utils.Dataset):
     """Discs (class 1) and bars (class 2) on noise; images with `empty=True`
     have no instances (negatives)."""
