@@ -32,7 +32,7 @@ from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
 from mrcnn.data.resize import paste_masks, resize_image
 from mrcnn.data.targets import build_rpn_targets  # noqa: F401
 from mrcnn.modeling.anchors import compute_backbone_shapes, get_anchors
-from mrcnn.modeling.backbone import set_batchnorm_statistics, set_normalization
+from mrcnn.modeling.backbone import configure_batchnorm
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
 from mrcnn.training import resume
 from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
@@ -100,7 +100,7 @@ class MaskRCNN:
                          else tf.distribute.get_strategy())
         with self.strategy.scope():
             self.keras_model = self.build(mode=mode, config=config)
-        set_normalization(self.keras_model, self.normalization)
+        configure_batchnorm(self.keras_model, self.normalization)
 
     # ---- building ----------------------------------------------------------
     def build(self, mode, config):
@@ -216,7 +216,7 @@ class MaskRCNN:
         # keeping; a from-scratch checkpoint says it learned its own.
         self.pretrained_batchnorm = report.pretrained_batchnorm
         self.weights_normalization = report.normalization or self.weights_normalization
-        set_normalization(self.keras_model, self.normalization)
+        configure_batchnorm(self.keras_model, self.normalization)
         self._predict_function = None
         # Update the log directory
         self.set_log_dir(filepath)
@@ -240,6 +240,19 @@ class MaskRCNN:
 
         return resolve_weights("imagenet", self)
 
+    def checkpoint_attrs(self, epoch):
+        """The root attributes a weight file of this model carries (see
+        mrcnn/training/resume.py), for `epoch` epochs done."""
+        return {
+            "epoch": int(epoch),
+            "mrcnn_config": self.config.to_yaml(),
+            # True when this run learned the BatchNorm statistics itself (from
+            # scratch): loading the file then keeps them training.
+            "mrcnn_trained_batchnorm_statistics": bool(self.train_batchnorm),
+            # What its BatchNorm layers computed ("batch" or "group").
+            "mrcnn_normalization": self.normalization,
+        }
+
     def save_weights_h5(self, filepath, include_optimizer=False):
         """Save the weights in matterport's Keras-2 HDF5 layout (the RPN as
         group `rpn_model`, fixed-length byte-string names), which matterport's
@@ -248,9 +261,7 @@ class MaskRCNN:
         include_optimizer: add the optimizer state, as checkpoints have.
         Returns filepath."""
         filepath = os.fspath(filepath)
-        attrs = {"epoch": int(self.epoch), "mrcnn_config": self.config.to_yaml(),
-                 "mrcnn_trained_batchnorm_statistics": bool(self.train_batchnorm),
-                 "mrcnn_normalization": self.normalization}
+        attrs = self.checkpoint_attrs(self.epoch)
         optimizer = getattr(self.keras_model, "optimizer", None) if include_optimizer else None
         extra = (lambda f: resume.write_optimizer_state(f, optimizer)) if optimizer else None
         return save_weights_h5(self.keras_model, filepath, attrs=attrs, extra=extra)
@@ -412,9 +423,9 @@ class MaskRCNN:
 
         # Train
         self.set_trainable(layers, verbose=0)
-        set_normalization(self.keras_model, self.normalization)
-        set_batchnorm_statistics(self.keras_model, self.train_batchnorm,
-                                 batch_renorm=config.BATCH_RENORM)
+        configure_batchnorm(self.keras_model, self.normalization,
+                            train_statistics=self.train_batchnorm,
+                            batch_renorm=config.BATCH_RENORM)
         learning_rate = self._prepare_optimizer(learning_rate)
         logger.info("Starting at epoch %d. LR=%s", self.epoch, learning_rate)
         logger.info("Checkpoint Path: %s", self.checkpoint_path)
@@ -468,7 +479,7 @@ class MaskRCNN:
         # The twin loads no file: it normalises as the weights it is given.
         if twin.normalization != self.normalization:
             twin.config.NORMALIZATION = self.normalization
-            set_normalization(twin.keras_model, self.normalization)
+            configure_batchnorm(twin.keras_model, self.normalization)
             twin._predict_function = None
         source = {layer.name: layer for layer in self.keras_model.layers if layer.weights}
         for layer in twin.keras_model.layers:

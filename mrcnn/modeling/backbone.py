@@ -149,28 +149,26 @@ def build_backbone(input_image, config, train_bn=True):
     return [P2, P3, P4, P5, P6], [P2, P3, P4, P5]
 
 
-def set_normalization(model, normalization):
-    """Make every BatchNorm of `model` a BatchNorm ("batch") or a GroupNorm
-    with GROUP_NORM_GROUPS groups ("group"); read when a call is traced.
-    Returns the number of BatchNorm layers."""
-    groups = {"batch": 0, "group": GROUP_NORM_GROUPS}[normalization]
-    count = 0
-    for layer in model.layers:
-        if isinstance(layer, BatchNorm):
-            layer.groups = groups
-            count += 1
-    return count
+def configure_batchnorm(model, normalization=None, train_statistics=None, batch_renorm=None):
+    """Set what every BatchNorm layer of `model` computes; read when a call
+    is traced. Arguments left None keep the layers' current setting.
 
-
-def set_batchnorm_statistics(model, train_statistics, batch_renorm=False):
-    """Switch every BatchNorm of `model` between batch and stored statistics,
-    and Batch Renormalization on or off for the learned ones (see BatchNorm).
-    Returns the number of BatchNorm layers."""
-    count = 0
-    for layer in model.layers:
-        if isinstance(layer, BatchNorm):
+    normalization: "batch" (BatchNorm) or "group" (GroupNorm with
+        GROUP_NORM_GROUPS groups).
+    train_statistics: True normalises a training call with the batch's
+        statistics and updates the moving ones; False uses the stored ones.
+    batch_renorm: Batch Renormalization for the layers whose statistics are
+        learned (see BatchNorm).
+    Returns the number of BatchNorm layers.
+    """
+    layers = [layer for layer in model.layers if isinstance(layer, BatchNorm)]
+    for layer in layers:
+        if normalization is not None:
+            layer.groups = {"batch": 0, "group": GROUP_NORM_GROUPS}[normalization]
+        if train_statistics is not None:
             layer.train_statistics = bool(train_statistics)
-            layer.batch_renorm = bool(train_statistics and batch_renorm)
-            count += 1
-    return count
+        if batch_renorm is not None or train_statistics is not None:
+            layer.batch_renorm = bool(layer.train_statistics and
+                                      (layer.batch_renorm if batch_renorm is None else batch_renorm))
+    return len(layers)
 

@@ -78,17 +78,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         path = self.path_template.format(epoch=epoch + 1)
-        attrs = {
-            "epoch": epoch + 1,
-            # True when this run learned the BatchNorm statistics itself (from
-            # scratch): loading the file then keeps them training.
-            "mrcnn_trained_batchnorm_statistics": bool(self.mrcnn_model.train_batchnorm),
-            # What its BatchNorm layers computed ("batch" or "group").
-            "mrcnn_normalization": self.mrcnn_model.normalization,
-            "mrcnn_config": self.mrcnn_model.config.to_yaml(),
-            # A resumed run draws its images in the order this run would have.
-            "mrcnn_data_seed": int(self.mrcnn_model.data_seed),
-        }
+        attrs = self.mrcnn_model.checkpoint_attrs(epoch + 1)
+        # A resumed run draws its images in the order this run would have.
+        attrs["mrcnn_data_seed"] = int(self.mrcnn_model.data_seed)
         if self.layers is not None:
             attrs["mrcnn_layers"] = self.layers
         optimizer = getattr(self.model, "optimizer", None)

@@ -45,19 +45,20 @@ def test_recomputed_statistics_equal_the_average_batch_statistics(tmp_path):
 
     # In inference mode, BatchNorms deep in the network now see inputs whose
     # variance their statistics describe; with the stale ones they were far off.
+    # (The stale shift can zero a deep layer's input after its ReLU: ratio 0.)
     for name, ratio_before in before.items():
         ratio = variance_ratio(name)
-        assert 0.4 < ratio < 2.5 and abs(np.log(ratio)) < abs(np.log(ratio_before)) / 2, (
-            name, ratio_before, ratio)
+        assert not 1 / 6 < ratio_before < 6, (name, ratio_before)
+        assert 0.4 < ratio < 2.5, (name, ratio_before, ratio)
 
 
 def test_frozen_statistics_are_left_alone(tmp_path):
-    from mrcnn.modeling.backbone import set_batchnorm_statistics
+    from mrcnn.modeling.backbone import configure_batchnorm
 
     config = BatchNormTinyConfig()
     config.TRAIN_BN = False
     model = modellib.MaskRCNN("training", config, str(tmp_path))
-    set_batchnorm_statistics(model.keras_model, model.train_batchnorm)
+    configure_batchnorm(model.keras_model, train_statistics=model.train_batchnorm)
     statistics = BatchNormStatistics(model.keras_model)
     assert statistics.layers == []
     assert statistics.update([]) == 0
