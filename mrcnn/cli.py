@@ -158,6 +158,7 @@ def _number_type(cast, accept, requirement):
 
 positive_int = _number_type(int, lambda v: v >= 1, ">= 1")
 fraction = _number_type(float, lambda v: 0 <= v < 1, "in [0, 1)")
+score = _number_type(float, lambda v: 0 <= v <= 1, "in [0, 1]")
 
 
 def layers_value(text):
@@ -246,6 +247,10 @@ def add_evaluate_command(subparsers, project=None):
     parser.add_argument("--limit", type=positive_int, help="evaluate the first N images only")
     parser.add_argument("--iou-type", choices=["segm", "bbox", "both"], default="segm",
                         help="masks (segm, default), boxes, or both")
+    parser.add_argument("--min-confidence", type=score, metavar="SCORE",
+                        help="drop detections scoring less before scoring the rest (default 0: "
+                             "AP ranks every detection, as COCO defines it; an explicit "
+                             "--set DETECTION_MIN_CONFIDENCE=... is used if given)")
     parser.add_argument("--out", metavar="DIR", help="write metrics.json and coco_results.json "
                                                      "(default: beside the checkpoint)")
     add_split_arguments(parser)

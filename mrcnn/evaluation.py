@@ -14,6 +14,12 @@ import numpy as np
 
 from mrcnn.boxes import compute_overlaps, compute_overlaps_masks
 
+# The DETECTION_MIN_CONFIDENCE an evaluation detects with. AP is the area
+# under the precision-recall curve of *all* detections ranked by score (COCO's
+# definition; matterport's coco.py evaluated with 0 too): a deployment
+# threshold cuts the curve short and measures something else.
+EVALUATION_MIN_CONFIDENCE = 0.0
+
 
 def trim_zeros(x):
     """It's common to have tensors larger than the available data and

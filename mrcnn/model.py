@@ -31,6 +31,7 @@ from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
 )
 from mrcnn.data.resize import paste_masks, resize_image
 from mrcnn.data.targets import build_rpn_targets  # noqa: F401
+from mrcnn.evaluation import EVALUATION_MIN_CONFIDENCE
 from mrcnn.modeling.anchors import compute_backbone_shapes, get_anchors
 from mrcnn.modeling.backbone import configure_batchnorm
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
@@ -466,7 +467,8 @@ class MaskRCNN:
         if config.TENSORBOARD_IMAGES:
             image_ids = list(val_dataset.image_ids)[:config.TENSORBOARD_IMAGES]
             callbacks.append(TensorBoardImagesCallback(
-                val_dataset, self.validation_detector, self.log_dir, image_ids))
+                val_dataset, self.validation_detector, self.log_dir, image_ids,
+                min_confidence=config.DETECTION_MIN_CONFIDENCE))
         return callbacks
 
     def validation_detector(self):
@@ -474,7 +476,11 @@ class MaskRCNN:
         an inference model of the same config, built once and refreshed by
         layer name at each call (for evaluation callbacks)."""
         if getattr(self, "_inference_twin", None) is None:
-            self._inference_twin = MaskRCNN("inference", copy.copy(self.config), self.model_dir)
+            config = copy.copy(self.config)
+            # mAP ranks every detection (as `evaluate` does); the images
+            # callback applies DETECTION_MIN_CONFIDENCE itself.
+            config.DETECTION_MIN_CONFIDENCE = EVALUATION_MIN_CONFIDENCE
+            self._inference_twin = MaskRCNN("inference", config, self.model_dir)
         twin = self._inference_twin
         # The twin loads no file: it normalises as the weights it is given.
         if twin.normalization != self.normalization:

@@ -19,9 +19,9 @@ from mrcnn.coco_eval import (evaluate_coco_results_file, results_to_coco, run_de
 from mrcnn.coco_report import print_metrics_table
 from mrcnn.commands import UsageError
 from mrcnn.commands.datasets import load_parts, problem_lines
-from mrcnn.commands.project import reconcile_classes
+from mrcnn.commands.project import parse_set_values, reconcile_classes
 from mrcnn.commands.session import configure, load_model
-from mrcnn.evaluation import compute_ap
+from mrcnn.evaluation import EVALUATION_MIN_CONFIDENCE, compute_ap
 
 # --iou-type -> evaluate_coco's iou_type
 IOU_TYPES = {"segm": "segm", "bbox": "bbox", "both": ("bbox", "segm")}
@@ -66,9 +66,20 @@ def detect_and_score(model, dataset, image_ids, progress=True):
     return coco_results, aps, (time.perf_counter() - start) / max(len(image_ids), 1)
 
 
+def evaluation_min_confidence(args):
+    """The score threshold `evaluate` detects with: --min-confidence, else an
+    explicit --set DETECTION_MIN_CONFIDENCE, else EVALUATION_MIN_CONFIDENCE
+    (a config's DETECTION_MIN_CONFIDENCE is a deployment setting)."""
+    if getattr(args, "min_confidence", None) is not None:
+        return float(args.min_confidence)
+    explicit = parse_set_values(getattr(args, "set", None)).get("DETECTION_MIN_CONFIDENCE")
+    return float(explicit) if explicit is not None else EVALUATION_MIN_CONFIDENCE
+
+
 def run_evaluate(args, project):
     """Evaluate; returns the exit code."""
     config, path, _ = configure(project, args, "inference")
+    config.DETECTION_MIN_CONFIDENCE = evaluation_min_confidence(args)
     parts, how = load_parts(project.dataset_loader, args.dataset, config,
                             options=args.reader_options, val_path=args.val_dataset,
                             val_fraction=args.val_fraction, seed=args.seed)
@@ -83,7 +94,8 @@ def run_evaluate(args, project):
         print(f"  {line}")
     model, _ = load_model("inference", config, args, path)
     image_ids = select_image_ids(dataset, limit=args.limit)
-    print(f"Evaluating {len(image_ids)} {subset} images ({how})")
+    print(f"Evaluating {len(image_ids)} {subset} images ({how}), detections scoring "
+          f">= {config.DETECTION_MIN_CONFIDENCE:g}")
     coco_results, aps, seconds = detect_and_score(model, dataset, image_ids)
 
     out_dir = args.out or default_out_dir(path, args.logs, subset)
@@ -95,6 +107,7 @@ def run_evaluate(args, project):
     metrics["seconds_per_image"] = seconds
     metrics["matterport_mAP50"] = float(np.mean(aps)) if aps else None
     metrics["subset"], metrics["weights"] = subset, path or args.weights
+    metrics["min_confidence"] = config.DETECTION_MIN_CONFIDENCE
     print_metrics_table(metrics)
     if aps:
         print(f"mAP@0.5 over {len(aps)} held-out images: {metrics['matterport_mAP50']:.3f} "

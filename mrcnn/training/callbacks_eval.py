@@ -161,11 +161,14 @@ class TensorBoardImagesCallback(_SummaryWriterMixin, keras.callbacks.Callback):
     dataset: a prepared Dataset; image_ids: the few images to show.
     detect_fn_factory: () -> detect_fn using the current weights.
     log_dir: TensorBoard folder (images go to log_dir/validation).
+    min_confidence: predictions scoring less are not drawn (the detector of
+        an evaluation keeps them all).
     """
 
     def __init__(self, dataset, detect_fn_factory, log_dir, image_ids, every_n_epochs=1,
-                 batch_size=None):
+                 batch_size=None, min_confidence=0.0):
         super().__init__()
+        self.min_confidence = float(min_confidence)
         self.dataset = dataset
         self.detect_fn_factory = detect_fn_factory
         self.log_dir = log_dir
@@ -178,6 +181,9 @@ class TensorBoardImagesCallback(_SummaryWriterMixin, keras.callbacks.Callback):
         masks, class_ids = self.dataset.load_mask(image_id)
         gt = {"rois": extract_bboxes(masks), "class_ids": class_ids, "masks": masks}
         names = self.dataset.class_names
+        keep = np.asarray(result["scores"]) >= self.min_confidence
+        result = {"rois": result["rois"][keep], "class_ids": result["class_ids"][keep],
+                  "scores": result["scores"][keep], "masks": result["masks"][..., keep]}
         return side_by_side([draw_instances(image, gt, names), draw_instances(image, result, names)],
                             titles=["ground truth", "prediction"])
 

@@ -30,6 +30,7 @@ def dataset(tmp_path):
     (["train", "--dataset", "x", "--layers", "res("], "neither heads, 3+, 4+, 5+, all nor"),
     (["train", "--dataset", "x", "--augment", "wild"], "invalid choice: 'wild'"),
     (["evaluate", "--dataset", "x", "--iou-type", "mask"], "invalid choice: 'mask'"),
+    (["evaluate", "--dataset", "x", "--min-confidence", "1.5"], "1.5 is not in [0, 1]"),
     (["predict", "--images", "x"], "required: --out"),
     (["predict", "--images", "x", "--out", "y", "--format", "voc"], "invalid choice: 'voc'"),
     (["splash", "--image", "a.jpg", "--video", "b.avi"], "not allowed with argument"),

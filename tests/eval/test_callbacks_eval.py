@@ -116,3 +116,21 @@ def test_images_side_by_side(tmp_path):
     assert masks[20, 6, 0] and not shifted(gt_results(ds, [0]))[0]["masks"][20, 6, 0]
     assert right[20, 6].tolist() == image[20, 6].tolist()
     assert left[20, 6].tolist() == left[20, 14].tolist()
+
+
+def test_images_leave_out_predictions_under_the_threshold(tmp_path):
+    ds = make_dataset()
+    image = ds.load_image(0)
+    right = {}
+    for min_confidence in (0.5, 0.95):  # the predictions score 0.9
+        log_dir = str(tmp_path / str(min_confidence))
+        callback = TensorBoardImagesCallback(ds, Detector(ds), log_dir, image_ids=[0],
+                                             min_confidence=min_confidence)
+        callback.set_model(tiny_model())
+        callback.on_epoch_end(0)
+        callback.on_train_end()
+        _, tensor = events(log_dir)["ground_truth_vs_prediction/image_0"][0]
+        right[min_confidence] = tf.io.decode_png(tensor[2]).numpy()[12:, W + 4:]
+    # (20, 14) is inside the square: drawn at 0.5, the bare image at 0.95.
+    assert right[0.5][20, 14].tolist() != image[20, 14].tolist()
+    assert right[0.95][20, 14].tolist() == image[20, 14].tolist()
