@@ -9,9 +9,18 @@ import numpy as np
 
 RESIZE_MODES = ("square", "pad64", "crop", "none")
 BACKBONES = ("resnet50", "resnet101")
+OPTIMIZERS = ("SGD", "Adam")
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
               "mrcnn_bbox_loss", "mrcnn_mask_loss")
 DERIVED_FIELDS = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
+
+
+def optimizer_class_name(name):
+    """The OPTIMIZERS entry `name` means (case-insensitive), or None."""
+    for known in OPTIMIZERS:
+        if str(name).lower() == known.lower():
+            return known
+    return None
 
 
 class ConfigError(ValueError):
@@ -135,6 +144,15 @@ class Config:
     # Learning rate and momentum (SGD, as matterport's paper-based setting).
     LEARNING_RATE = 0.001
     LEARNING_MOMENTUM = 0.9
+
+    # "SGD" (with LEARNING_MOMENTUM, matterport's) or "Adam"
+    # (mrcnn/training/optimizer.py). Both clip at GRADIENT_CLIP_NORM.
+    OPTIMIZER = "SGD"
+
+    # Raise the learning rate linearly from LEARNING_RATE / N to LEARNING_RATE
+    # over the first N optimizer steps (0: no warm-up). A train() call whose
+    # optimizer starts fresh (a new `layers=` stage) warms up again.
+    LEARNING_RATE_WARMUP_STEPS = 0
 
     # Weight decay regularization
     WEIGHT_DECAY = 0.0001
@@ -393,6 +411,11 @@ class Config:
         if self.NORMALIZATION not in (None, "batch", "group"):
             fail("NORMALIZATION", f"is {self.NORMALIZATION!r}; use None (automatic), "
                  "'batch' or 'group'")
+        if optimizer_class_name(self.OPTIMIZER) is None:
+            fail("OPTIMIZER", f"is {self.OPTIMIZER!r}; use one of {list(OPTIMIZERS)}")
+        if int(self.LEARNING_RATE_WARMUP_STEPS or 0) < 0:
+            fail("LEARNING_RATE_WARMUP_STEPS", f"is {self.LEARNING_RATE_WARMUP_STEPS!r}; "
+                 "use 0 (no warm-up) or a number of steps")
         if self.BATCH_RENORM not in (True, False):
             fail("BATCH_RENORM", f"is {self.BATCH_RENORM!r}; use True or False")
         return self

@@ -42,6 +42,7 @@ from mrcnn.training.checkpoints import continued_run, create_run_dir, find_last_
 from mrcnn.training.distribute import distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNTrainingModel
 from mrcnn.training.layers import LAYER_REGEX, set_trainable
+from mrcnn.training.optimizer import make_optimizer
 from mrcnn.weights import load_weights_h5, save_weights_h5
 
 logger = logging.getLogger("mrcnn")
@@ -269,8 +270,9 @@ class MaskRCNN:
 
     # ---- training -----------------------------------------------------------
     def compile(self, learning_rate, momentum):
-        """Gets the model ready for training: SGD with momentum and gradient
-        clipping, as matterport; losses are computed by the model's step.
+        """Gets the model ready for training: Config.OPTIMIZER (SGD with
+        `momentum`, as matterport, or Adam) with gradient clipping and the
+        optional warm-up; losses are computed by the model's step.
 
         learning_rate: a float or a keras.optimizers.schedules.LearningRateSchedule
         (a function of the optimizer's iteration count, so it continues on resume).
@@ -290,8 +292,7 @@ class MaskRCNN:
         # The optimizer binds the strategy in effect when it is created and
         # its slots are mirrored only when built in the scope.
         with self.strategy.scope():
-            optimizer = keras.optimizers.SGD(
-                learning_rate=learning_rate, momentum=momentum, clipnorm=clipnorm)
+            optimizer = make_optimizer(self.config, learning_rate, clipnorm, momentum)
             self.keras_model.compile(optimizer=optimizer)
 
     def _prepare_optimizer(self, learning_rate):

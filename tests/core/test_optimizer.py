@@ -1,0 +1,98 @@
+"""Config.OPTIMIZER and LEARNING_RATE_WARMUP_STEPS: the optimizer train()
+builds, the warm-up's values, and an Adam run with warm-up that resumes."""
+import os
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "resume"))
+from resume_fixtures import ResumeConfig, datasets  # noqa: E402
+
+from mrcnn import model as modellib  # noqa: E402
+from mrcnn.config import Config, ConfigError  # noqa: E402
+from mrcnn.training.optimizer import LinearWarmup, make_optimizer  # noqa: E402
+from mrcnn.training.resume import read_optimizer_state  # noqa: E402
+from mrcnn.weights import load_initial_weights  # noqa: E402
+
+
+class AdamWarmupConfig(ResumeConfig):
+    OPTIMIZER = "adam"  # names are case-insensitive
+    LEARNING_RATE = 0.002
+    LEARNING_RATE_WARMUP_STEPS = 10
+
+
+def test_warmup_rises_linearly_then_holds():
+    warmup = LinearWarmup(0.01, steps=4)
+    values = [float(warmup(step)) for step in range(6)]
+    assert values == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
+    decay = keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=1, decay_rate=0.5)
+    nested = LinearWarmup(decay, steps=2)
+    assert [float(nested(s)) for s in (0, 1, 2)] == pytest.approx([0.005, 0.005, 0.0025])
+    # Through the JSON a checkpoint stores and back.
+    again = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(nested))
+    assert isinstance(again, LinearWarmup) and again.steps == 2
+    assert [float(again(s)) for s in (0, 1, 2)] == pytest.approx([0.005, 0.005, 0.0025])
+
+
+def test_make_optimizer_follows_the_config():
+    config = Config()
+    sgd = make_optimizer(config, 0.01, clipnorm=5.0)
+    assert type(sgd) is keras.optimizers.SGD and sgd.momentum == 0.9 and sgd.clipnorm == 5.0
+    assert float(sgd.learning_rate) == pytest.approx(0.01)
+    config.OPTIMIZER, config.LEARNING_RATE_WARMUP_STEPS = "Adam", 5
+    adam = make_optimizer(config, 0.01, clipnorm=None)
+    assert type(adam) is keras.optimizers.Adam and adam.clipnorm is None
+    assert float(adam.learning_rate) == pytest.approx(0.002)  # iteration 0: 1/5
+    # A resumed warm-up schedule is used as it is, not wrapped again.
+    resumed = make_optimizer(config, LinearWarmup(0.01, 5), clipnorm=None)
+    assert float(resumed.learning_rate) == pytest.approx(0.002)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("OPTIMIZER", "rmsprop", "OPTIMIZER: is 'rmsprop'; use one of ['SGD', 'Adam']"),
+    ("LEARNING_RATE_WARMUP_STEPS", -1, "LEARNING_RATE_WARMUP_STEPS: is -1"),
+])
+def test_validate_names_the_bad_setting(field, value, message):
+    config = Config()
+    config.NUM_CLASSES = 2
+    setattr(config, field, value)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        config.validate()
+
+
+def test_adam_with_warmup_trains_and_resumes_where_it_stopped(tmp_path):
+    steps = AdamWarmupConfig.STEPS_PER_EPOCH
+    model = modellib.MaskRCNN("training", AdamWarmupConfig(), str(tmp_path))
+    history = model.train(*datasets(), learning_rate=0.002, epochs=1, layers="heads")
+    optimizer = model.keras_model.optimizer
+    assert type(optimizer) is keras.optimizers.Adam
+    # After `steps` iterations the warm-up is at (steps + 1) / 10 of the rate.
+    assert history.history["learning_rate"] == pytest.approx([0.002 * (steps + 1) / 10])
+    state = read_optimizer_state(os.path.join(model.log_dir, "mask_rcnn_tiny_0001.h5"))
+    assert state.class_name == "Adam" and state.iterations == steps
+    moments = [name for name in state.variables if name.endswith("_momentum")]
+    velocities = [name for name in state.variables if name.endswith("_velocity")]
+    assert moments and len(moments) == len(velocities)
+
+    resumed = modellib.MaskRCNN("training", AdamWarmupConfig(), str(tmp_path))
+    load_initial_weights(resumed, "last")
+    started = {}
+
+    class AtStart(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            started.update({v.name: np.array(v.numpy()) for v in self.model.optimizer.variables})
+            started["lr"] = float(self.model.optimizer.learning_rate)
+
+    history = resumed.train(*datasets(), learning_rate=None, epochs=2, layers="heads",
+                            custom_callbacks=[AtStart()])
+    # The Adam moments and the iteration continued; the warm-up did not restart.
+    assert int(started["iteration"]) == steps
+    for name in moments + velocities:
+        np.testing.assert_array_equal(started[name], state.variables[name])
+    assert started["lr"] == pytest.approx(0.002 * (steps + 1) / 10)
+    assert history.history["learning_rate"] == pytest.approx([0.002 * (2 * steps + 1) / 10])
+    schedule = resumed.keras_model.optimizer._learning_rate
+    assert isinstance(schedule, LinearWarmup) and not isinstance(schedule.learning_rate,
+                                                                 LinearWarmup)
