@@ -227,6 +227,8 @@ class Config:
     # Run COCO evaluation (segm mAP) on the validation set every N epochs
     # (0 = off: it costs an inference pass over the images). The result is
     # logged to TensorBoard and to the epoch's logs as val_mAP / val_mAP50.
+    # Like `evaluate`, it ranks every detection: DETECTION_MIN_CONFIDENCE
+    # applies to detect() and the TensorBoard images, not to mAP.
     EVAL_EVERY_EPOCHS = 0
     # Evaluate on at most this many validation images (None: all).
     EVAL_LIMIT = None

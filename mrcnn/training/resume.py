@@ -10,8 +10,10 @@ weights:
                    class, learning rate or schedule, momentum, clipnorm),
                    attribute `variable_names`, and one dataset per optimizer
                    variable in `optimizer.variables` order: `iteration`
-                   (int64 scalar), `learning_rate`, one momentum per trained
-                   tensor (named `<layer>_<weight>_momentum`, tensor's shape).
+                   (int64 scalar), `learning_rate`, then the slots of each
+                   trained tensor (tensor's shape): SGD's momentum
+                   `<layer>_<weight>_momentum`, Adam's `..._momentum` and
+                   `..._velocity`.
 Old tooling ignores the extra group (it is not listed in `layer_names`).
 
 Restoring needs the optimizer built for the same trainable tensors: the same
