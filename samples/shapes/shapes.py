@@ -92,7 +92,7 @@ class ShapesConfig(Config):
     LEARNING_RATE = 0.0003
     LEARNING_RATE_WARMUP_STEPS = 100
 
-    # From scratch, all layers: 8 epochs take about 14 minutes on a 2-core
+    # From scratch, all layers: 8 epochs take 14-15.5 minutes on a 2-core
     # CPU (measured mAP@0.5 on the held-out images: 0.703 after 6 epochs,
     # 0.791 after 7, 0.872 after 8).
     TRAINING_SCHEDULE = [{"layers": "all", "epochs": 8}]
