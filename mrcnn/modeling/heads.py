@@ -162,7 +162,7 @@ def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size, num_classes,
 
 
 def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size, num_classes, train_bn=True,
-                         roi_valid=None):
+                         roi_valid=None, conv_channels=256):
     """Builds the computation graph of the mask head of Feature Pyramid Network.
 
     rois: [batch, num_rois, (y1, x1, y2, x2)] Proposal boxes in normalized
@@ -178,6 +178,8 @@ def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size, num_classes,
         get zeros). The mask head is the costliest stage of inference
         (0.46 GMAC per ROI), and a trained model rarely fills all
         DETECTION_MAX_INSTANCES slots.
+    conv_channels: channels of the four convolutions and the deconvolution
+        (Config.MASK_HEAD_CONV_CHANNELS; matterport's 256).
 
     Returns: mask logits, float32
         [batch, num_rois, MASK_POOL_SIZE * 2, MASK_POOL_SIZE * 2, NUM_CLASSES];
@@ -194,11 +196,11 @@ def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size, num_classes,
 
     # Conv layers
     for i in range(1, 5):
-        x = layers.Conv2D(256, (3, 3), padding="same", name=f"mrcnn_mask_conv{i}")(x)
+        x = layers.Conv2D(conv_channels, (3, 3), padding="same", name=f"mrcnn_mask_conv{i}")(x)
         x = BatchNorm(name=f"mrcnn_mask_bn{i}", train_statistics=train_bn)(x)
         x = layers.Activation("relu")(x)
 
-    x = layers.Conv2DTranspose(256, (2, 2), strides=2, activation="relu",
+    x = layers.Conv2DTranspose(conv_channels, (2, 2), strides=2, activation="relu",
                                name="mrcnn_mask_deconv")(x)
     # matterport put the sigmoid inside this layer; keeping the logits lets
     # the loss use the numerically stable cross-entropy. Same weights.

@@ -103,7 +103,7 @@ def build_training_graph(config, train_bn=True):
     mask_rois = rois[:, :mask_slots]
     mrcnn_mask_logits = build_fpn_mask_graph(
         mask_rois, mrcnn_feature_maps, input_image_meta, config.MASK_POOL_SIZE,
-        config.NUM_CLASSES, train_bn=train_bn)
+        config.NUM_CLASSES, train_bn=train_bn, conv_channels=config.MASK_HEAD_CONV_CHANNELS)
 
     inputs = {
         "input_image": input_image,
@@ -166,7 +166,8 @@ def build_inference_graph(config):
     detection_valid = detections[..., 4] > 0
     mrcnn_mask_logits = build_fpn_mask_graph(
         detection_boxes, mrcnn_feature_maps, input_image_meta, config.MASK_POOL_SIZE,
-        config.NUM_CLASSES, train_bn=False, roi_valid=detection_valid)
+        config.NUM_CLASSES, train_bn=False, roi_valid=detection_valid,
+        conv_channels=config.MASK_HEAD_CONV_CHANNELS)
     mrcnn_mask = layers.Activation("sigmoid", name="mrcnn_mask_probs")(mrcnn_mask_logits)
 
     inputs = {"input_image": input_image, "input_image_meta": input_image_meta}

@@ -55,6 +55,33 @@ def test_resnet101_has_22_identity_blocks_in_stage4():
     assert "res4w_branch2c" in names and "res4x_branch2c" not in names
 
 
+
+def test_mask_head_width_follows_the_config(tmp_path):
+    """MASK_HEAD_CONV_CHANNELS sizes the mask head in both modes, so an
+    inference model loads the training model's checkpoint completely."""
+    config = TinyConfig()
+    config.MASK_HEAD_CONV_CHANNELS = 16
+    training = modellib.MaskRCNN("training", config, str(tmp_path))
+    pool = config.TOP_DOWN_PYRAMID_SIZE
+    kernels = {name: tuple(training.keras_model.get_layer(name).kernel.shape)
+               for name in ("mrcnn_mask_conv1", "mrcnn_mask_conv4", "mrcnn_mask_deconv",
+                            "mrcnn_mask")}
+    assert kernels == {"mrcnn_mask_conv1": (3, 3, pool, 16), "mrcnn_mask_conv4": (3, 3, 16, 16),
+                       # Conv2DTranspose kernels are (h, w, out, in).
+                       "mrcnn_mask_deconv": (2, 2, 16, 16),
+                       "mrcnn_mask": (1, 1, 16, config.NUM_CLASSES)}
+    path = str(tmp_path / "narrow_mask_head.h5")
+    training.save_weights_h5(path)
+    inference = modellib.MaskRCNN("inference", TinyInferenceConfig(), str(tmp_path))
+    inference.config.MASK_HEAD_CONV_CHANNELS = 16
+    inference = modellib.MaskRCNN("inference", inference.config, str(tmp_path))
+    inference.load_weights(path, by_name=True)
+    np.testing.assert_array_equal(inference.keras_model.get_layer("mrcnn_mask_conv3").kernel.numpy(),
+                                  training.keras_model.get_layer("mrcnn_mask_conv3").kernel.numpy())
+    # The default stays matterport's 256, which COCO weights need.
+    default = modellib.MaskRCNN("inference", TinyInferenceConfig(), str(tmp_path))
+    assert default.keras_model.get_layer("mrcnn_mask_conv2").kernel.shape[-1] == 256
+
 def test_training_reports_losses_and_writes_checkpoints(trained):
     model, history, logs = trained
     for name in ("loss", "rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
