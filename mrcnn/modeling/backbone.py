@@ -167,8 +167,9 @@ def configure_batchnorm(model, normalization=None, train_statistics=None, batch_
             layer.groups = {"batch": 0, "group": GROUP_NORM_GROUPS}[normalization]
         if train_statistics is not None:
             layer.train_statistics = bool(train_statistics)
-        if batch_renorm is not None or train_statistics is not None:
-            layer.batch_renorm = bool(layer.train_statistics and
-                                      (layer.batch_renorm if batch_renorm is None else batch_renorm))
+        if batch_renorm is not None:
+            layer.batch_renorm = bool(batch_renorm)
+        # Renormalisation corrects learned statistics; frozen ones have none to correct.
+        layer.batch_renorm = bool(layer.batch_renorm and layer.train_statistics)
     return len(layers)
 
