@@ -224,7 +224,13 @@ class MaskRCNN:
         self.set_log_dir(filepath)
         self._optimizer_to_continue = _FRESH_OPTIMIZER
         if self.mode == "training" and continued_run(filepath, self.config.NAME):
-            self._optimizer_to_continue = resume.read_optimizer_state(filepath) or _FRESH_OPTIMIZER
+            state = resume.read_optimizer_state(filepath)
+            if state is None:
+                logger.warning("%s holds no optimizer state (a run keeps it in its newest "
+                               "OPTIMIZER_STATE_CHECKPOINTS checkpoints only): training continues "
+                               "at epoch %d with a fresh optimizer (no momentum, iteration 0)",
+                               filepath, self.epoch)
+            self._optimizer_to_continue = state or _FRESH_OPTIMIZER
             if "mrcnn_data_seed" in report.attrs:
                 self.data_seed = int(report.attrs["mrcnn_data_seed"])
             saved_config = report.attrs.get("mrcnn_config")

@@ -15,6 +15,7 @@ ResNet50/101 notop files (`conv1_conv`, `conv2_block1_1_conv`, ... renamed
 here to matterport's backbone names) and this project's checkpoints (root
 attribute `mrcnn_config`).
 """
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -379,29 +380,39 @@ def save_weights_h5(model, path, attrs=None, extra=None):
     extra: optional callable(h5py.File) writing more groups into the same
         file (e.g. the optimizer state); loaders of the layout ignore groups
         not listed in `layer_names`.
-    The file is written next to `path` as `<path>.tmp-<pid>`, flushed to disk
-    and renamed, so a killed process never leaves a half-written file at
-    `path`. Returns path.
+    The file is written atomically (see `atomic_h5_file`). Returns path.
     """
     import keras
 
+    groups = _matterport_groups(model)
+    with atomic_h5_file(path) as f:
+        f.attrs["layer_names"] = _byte_strings([name for name, _ in groups])
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = keras.__version__.encode()
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
+        for name, entries in groups:
+            group = f.create_group(name)
+            group.attrs["weight_names"] = _byte_strings([n for n, _ in entries])
+            for weight_name, weight in entries:
+                group.create_dataset(weight_name, data=np.asarray(weight.numpy()))
+        if extra is not None:
+            extra(f)
+    return os.fspath(path)
+
+
+@contextlib.contextmanager
+def atomic_h5_file(path):
+    """An h5py.File open for writing whose content appears at `path` only
+    when the `with` block completes: it is written next to `path` as
+    `<path>.tmp-<pid>`, flushed to disk and renamed, so a killed process
+    never leaves a half-written file at `path` (and an error leaves `path`
+    as it was)."""
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
-    groups = _matterport_groups(model)
     try:
         with h5py.File(tmp, "w") as f:
-            f.attrs["layer_names"] = _byte_strings([name for name, _ in groups])
-            f.attrs["backend"] = b"tensorflow"
-            f.attrs["keras_version"] = keras.__version__.encode()
-            for key, value in (attrs or {}).items():
-                f.attrs[key] = value
-            for name, entries in groups:
-                group = f.create_group(name)
-                group.attrs["weight_names"] = _byte_strings([n for n, _ in entries])
-                for weight_name, weight in entries:
-                    group.create_dataset(weight_name, data=np.asarray(weight.numpy()))
-            if extra is not None:
-                extra(f)
+            yield f
         _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -409,7 +420,6 @@ def save_weights_h5(model, path, attrs=None, extra=None):
             os.remove(tmp)
         raise
     _fsync(os.path.dirname(os.path.abspath(path)))
-    return path
 
 
 def _fsync(path):

@@ -5,8 +5,8 @@ import os
 import keras
 
 from mrcnn.data.augmentation import AUGMENTATION_STATS, describe_augmentation
-from mrcnn.training.checkpoints import remove_stale_temporaries
-from mrcnn.training.resume import write_optimizer_state
+from mrcnn.training.checkpoints import list_checkpoints, remove_stale_temporaries
+from mrcnn.training.resume import remove_optimizer_state, write_optimizer_state
 from mrcnn.weights import save_weights_h5
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
     plus what exact resume needs (see mrcnn.training.resume): the epoch, the
     config, the `layers=` selection and the optimizer state. It is written
     atomically (temporary file, then rename); partial files of killed runs in
-    the folder are removed when training starts.
+    the folder are removed when training starts. Checkpoints older than the
+    newest Config.OPTIMIZER_STATE_CHECKPOINTS are then rewritten with the
+    weights only (the state is most of a checkpoint's size).
 
     mrcnn_model: the MaskRCNN wrapper; path_template: str with {epoch:04d};
     layers: the `layers=` regex of this train() call (for messages on resume).
@@ -87,3 +89,27 @@ class EpochCheckpoint(keras.callbacks.Callback):
         save_weights_h5(self.model, path, attrs=attrs,
                         extra=lambda f: write_optimizer_state(f, optimizer, self.layers))
         self.mrcnn_model.epoch = epoch + 1
+        self._drop_old_optimizer_states(epoch + 1)
+
+    def _drop_old_optimizer_states(self, newest_epoch):
+        config = self.mrcnn_model.config
+        keep = config.OPTIMIZER_STATE_CHECKPOINTS
+        if keep is None:
+            return
+        run_dir = os.path.dirname(self.path_template)
+        # Later epochs in the folder belong to a run this one restarted
+        # from an earlier checkpoint; they are left alone.
+        older = [path for epoch, path in list_checkpoints(run_dir, config.NAME)
+                 if epoch <= newest_epoch][:-keep]
+        removed = []
+        for path in older:
+            try:
+                if remove_optimizer_state(path):
+                    removed.append(path)
+            except OSError as e:
+                # An old checkpoint that cannot be read is no reason to stop.
+                logger.warning("Could not drop the optimizer state of %s: %s", path, e)
+        if removed:
+            logger.info("Kept the optimizer state in the newest %d checkpoint(s) only "
+                        "(OPTIMIZER_STATE_CHECKPOINTS); rewrote %s with the weights alone",
+                        keep, ", ".join(os.path.basename(p) for p in removed))

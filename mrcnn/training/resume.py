@@ -92,6 +92,30 @@ def write_optimizer_state(h5file, optimizer, layers=None):
         group.create_dataset(name, data=value)
 
 
+def has_optimizer_state(path):
+    """True when checkpoint `path` holds an optimizer state."""
+    with h5py.File(path, "r") as f:
+        return OPTIMIZER_GROUP in f
+
+
+def remove_optimizer_state(path):
+    """Rewrite checkpoint `path` without its optimizer state, atomically:
+    the weights, their layout and the root attributes (epoch, config, data
+    seed) stay as they were. HDF5 does not give back the space of a deleted
+    group, hence the copy. Returns True when there was a state to remove."""
+    from mrcnn.weights import atomic_h5_file
+
+    if not has_optimizer_state(path):
+        return False
+    with h5py.File(path, "r") as source, atomic_h5_file(path) as copy:
+        for key, value in source.attrs.items():
+            copy.attrs[key] = value
+        for name in source:
+            if name != OPTIMIZER_GROUP:
+                source.copy(source[name], copy, name=name)
+    return True
+
+
 def read_optimizer_state(path):
     """OptimizerState stored in checkpoint `path`, or None when it has none
     (matterport files, files saved without training)."""

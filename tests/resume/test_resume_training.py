@@ -197,3 +197,79 @@ def test_learning_rate_schedule_continues_on_resume(tmp_path):
     assert learning_rate.get_config() == schedule.get_config()
     assert (resumed.epoch, int(resumed.keras_model.optimizer.iterations)) == (3, 5)
     assert float(resumed.keras_model.optimizer.learning_rate) == pytest.approx(0.002)
+
+
+class CheckpointContents(keras.callbacks.Callback):
+    """Records each checkpoint's weights and root attributes right after
+    EpochCheckpoint wrote it (user callbacks run after it)."""
+
+    def __init__(self, mrcnn_model):
+        super().__init__()
+        self.mrcnn_model = mrcnn_model
+        self.contents = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        path = self.mrcnn_model.checkpoint_path.format(epoch=epoch + 1)
+        self.contents[os.path.basename(path)] = checkpoint_contents(path)
+
+
+def checkpoint_contents(path):
+    """({dataset path: array} outside the optimizer group, {root attribute: value})."""
+    import h5py
+
+    arrays = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, item: arrays.__setitem__(name, np.array(item))
+                     if isinstance(item, h5py.Dataset) and not name.startswith("optimizer/")
+                     else None)
+        attrs = {key: np.array(value).tolist() for key, value in f.attrs.items()}
+    return arrays, attrs
+
+
+def test_old_checkpoints_keep_the_weights_without_the_optimizer_state(tmp_path, caplog):
+    from mrcnn.training.resume import has_optimizer_state
+
+    config = ResumeConfig()
+    config.OPTIMIZER_STATE_CHECKPOINTS = 1
+    model = modellib.MaskRCNN("training", config, tmp_path)
+    recorder = CheckpointContents(model)
+    model.train(*datasets(), learning_rate=0.01, epochs=3, layers="heads",
+                custom_callbacks=[recorder])
+
+    names = [f"mask_rcnn_tiny_{e:04d}.h5" for e in (1, 2, 3)]
+    assert checkpoints(model.log_dir) == names  # no temporary file left
+    paths = [os.path.join(model.log_dir, name) for name in names]
+    assert [has_optimizer_state(p) for p in paths] == [False, False, True]
+    # Rewritten without the state, the old files hold what was written.
+    for name, path in zip(names, paths):
+        arrays, attrs = checkpoint_contents(path)
+        written_arrays, written_attrs = recorder.contents[name]
+        assert attrs == written_attrs
+        assert arrays.keys() == written_arrays.keys() and arrays
+        for key, value in arrays.items():
+            np.testing.assert_array_equal(value, written_arrays[key], err_msg=f"{name}: {key}")
+    # The space the state took is given back (HDF5 would keep it if the
+    # group were merely deleted).
+    state_bytes = sum(v.nbytes for v in read_optimizer_state(paths[2]).variables.values())
+    assert state_bytes > 1e6
+    assert os.path.getsize(paths[2]) - os.path.getsize(paths[0]) > 0.9 * state_bytes
+
+    # The newest resumes exactly; an older one continues its epoch count
+    # with a fresh optimizer, and says so.
+    resumed = modellib.MaskRCNN("training", config, tmp_path)
+    load_initial_weights(resumed, "last")
+    resumed.set_trainable("heads", verbose=0)
+    resumed._prepare_optimizer(None)
+    assert int(resumed.keras_model.optimizer.iterations) == 3 * STEPS
+    older = modellib.MaskRCNN("training", config, tmp_path)
+    with caplog.at_level(logging.WARNING):
+        older.load_weights(paths[1], by_name=True)
+    assert older.epoch == 2
+    assert "holds no optimizer state" in caplog.text and "OPTIMIZER_STATE_CHECKPOINTS" in caplog.text
+    older.set_trainable("heads", verbose=0)
+    older._prepare_optimizer(None)
+    assert int(older.keras_model.optimizer.iterations) == 0
+    written = recorder.contents[names[1]][0]
+    for name in ("mrcnn_class_logits", "mrcnn_mask"):
+        np.testing.assert_array_equal(older.keras_model.get_layer(name).get_weights()[0],
+                                      written[f"{name}/{name}/kernel:0"])
