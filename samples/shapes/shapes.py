@@ -80,10 +80,14 @@ class ShapesConfig(Config):
     VALIDATION_STEPS = 5
 
     # Smaller FPN and classifier than matterport's (256 and 1024) for 128 px
-    # images of three classes: a step takes about 40% less time, and the
-    # smaller classifier learns faster (0.557 after 400 steps, against 0.513).
+    # images of three classes: the smaller classifier learns faster (0.557
+    # after 400 steps, against 0.513).
     TOP_DOWN_PYRAMID_SIZE = 128
     FPN_CLASSIF_FC_LAYERS_SIZE = 256
+    # The mask head's convolutions at 256 channels took half of a step on
+    # 128 px images; 64 suffice for these outlines (a step: 0.49 s against
+    # 0.92 s).
+    MASK_HEAD_CONV_CHANNELS = 64
 
     # From scratch, Adam learns the second stage much faster than
     # matterport's SGD 0.001 (600 steps: 0.646 against 0.50). A larger Adam
@@ -92,10 +96,12 @@ class ShapesConfig(Config):
     LEARNING_RATE = 0.0003
     LEARNING_RATE_WARMUP_STEPS = 100
 
-    # From scratch, all layers: 8 epochs take 14-15.5 minutes on a 2-core
-    # CPU (measured mAP@0.5 on the held-out images: 0.703 after 6 epochs,
-    # 0.791 after 7, 0.872 after 8).
-    TRAINING_SCHEDULE = [{"layers": "all", "epochs": 8}]
+    # From scratch, all layers, then two epochs at a tenth of the learning
+    # rate, which settle the classifier (measured mAP@0.5 on the held-out
+    # images: 0.932 after 10 epochs, 0.948 after 12); about 11 minutes on a
+    # 2-core CPU.
+    TRAINING_SCHEDULE = [{"layers": "all", "epochs": 10},
+                         {"layers": "all", "epochs": 2, "learning_rate_factor": 0.1}]
 
 
 class InferenceConfig(ShapesConfig):

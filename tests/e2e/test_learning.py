@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -34,11 +35,14 @@ def test_matterport_style_script_learns_from_scratch(tmp_path):
 @pytest.mark.slow
 def test_shapes_sample_trains_and_evaluates(tmp_path):
     """`shapes.py train` then `evaluate`, from another working directory: the
-    sample's default run (8 epochs x 100 steps x 2 images, 14-15.5 minutes)
+    sample's default run (12 epochs x 100 steps x 2 images, about 11 minutes)
     reaches mAP@0.5 >= 0.8 on its held-out images."""
     script = os.path.join(ROOT, "samples", "shapes", "shapes.py")
     logs = str(tmp_path / "logs")
+    started = time.monotonic()
     run([script, "train", "--logs", logs], cwd=str(tmp_path), timeout=40 * 60)
+    # Reported for the 15-minute budget, never asserted (shared machines).
+    print(f"shapes sample training took {(time.monotonic() - started) / 60:.1f} minutes")
     out = run([script, "evaluate", "--logs", logs], cwd=str(tmp_path), timeout=10 * 60)
     found = re.search(r"mAP@0\.5 over \d+ held-out images: ([0-9.]+)", out)
     assert found, out[-2000:]
