@@ -23,6 +23,12 @@ def optimizer_class_name(name):
     return None
 
 
+
+def _positive_int(value):
+    """True for an int (Python or numpy) >= 1; bool is not a count."""
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+
+
 class ConfigError(ValueError):
     """A setting is impossible; the message names the field and what to do."""
 
@@ -412,12 +418,10 @@ class Config:
                  f"TRAIN_ROIS_PER_IMAGE ({self.TRAIN_ROIS_PER_IMAGE})")
         for field in ("MASK_HEAD_CONV_CHANNELS", "FPN_CLASSIF_FC_LAYERS_SIZE",
                       "TOP_DOWN_PYRAMID_SIZE"):
-            size = getattr(self, field)
-            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-                fail(field, f"is {size!r}; it must be a positive integer")
+            if not _positive_int(getattr(self, field)):
+                fail(field, f"is {getattr(self, field)!r}; it must be a positive integer")
         keep = self.OPTIMIZER_STATE_CHECKPOINTS
-        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, (int, np.integer))
-                                 or keep < 1):
+        if keep is not None and not _positive_int(keep):
             fail("OPTIMIZER_STATE_CHECKPOINTS", f"is {keep!r}; use a number of checkpoints "
                  ">= 1, or None to keep the optimizer state in every checkpoint")
         if list(self.MASK_SHAPE) != [2 * self.MASK_POOL_SIZE] * 2:

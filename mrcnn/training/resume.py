@@ -105,14 +105,15 @@ def remove_optimizer_state(path):
     group, hence the copy. Returns True when there was a state to remove."""
     from mrcnn.weights import atomic_h5_file
 
-    if not has_optimizer_state(path):
-        return False
-    with h5py.File(path, "r") as source, atomic_h5_file(path) as copy:
-        for key, value in source.attrs.items():
-            copy.attrs[key] = value
-        for name in source:
-            if name != OPTIMIZER_GROUP:
-                source.copy(source[name], copy, name=name)
+    with h5py.File(path, "r") as source:
+        if OPTIMIZER_GROUP not in source:
+            return False
+        with atomic_h5_file(path) as copy:
+            for key, value in source.attrs.items():
+                copy.attrs[key] = value
+            for name in source:
+                if name != OPTIMIZER_GROUP:
+                    source.copy(source[name], copy, name=name)
     return True
 
 

@@ -72,9 +72,9 @@ def test_mask_head_width_follows_the_config(tmp_path):
                        "mrcnn_mask": (1, 1, 16, config.NUM_CLASSES)}
     path = str(tmp_path / "narrow_mask_head.h5")
     training.save_weights_h5(path)
-    inference = modellib.MaskRCNN("inference", TinyInferenceConfig(), str(tmp_path))
-    inference.config.MASK_HEAD_CONV_CHANNELS = 16
-    inference = modellib.MaskRCNN("inference", inference.config, str(tmp_path))
+    inference_config = TinyInferenceConfig()
+    inference_config.MASK_HEAD_CONV_CHANNELS = 16
+    inference = modellib.MaskRCNN("inference", inference_config, str(tmp_path))
     inference.load_weights(path, by_name=True)
     np.testing.assert_array_equal(inference.keras_model.get_layer("mrcnn_mask_conv3").kernel.numpy(),
                                   training.keras_model.get_layer("mrcnn_mask_conv3").kernel.numpy())
