@@ -1,4 +1,5 @@
 """Batch Renormalization: training steps normalise as inference does."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -89,6 +90,9 @@ def outputs_gap(keras_model, batch):
 
 def test_the_model_trains_with_renorm_only_where_statistics_are_learned(tmp_path):
     config = BatchNormTinyConfig()
+    # How many channels clip depends on the random network: unseeded, one CI
+    # run measured a renorm gap of 0.26 where seeds 0-11 give 0.06-0.14.
+    keras.utils.set_random_seed(0)
     model = modellib.MaskRCNN("training", config, str(tmp_path))
     _, batches = tiny_batches(config)
     statistics = BatchNormStatistics(model.keras_model)
@@ -98,12 +102,13 @@ def test_the_model_trains_with_renorm_only_where_statistics_are_learned(tmp_path
     assert all(layer.batch_renorm for layer in statistics.layers)
     renorm_gap = outputs_gap(model.keras_model, batches[0])
 
+    keras.utils.set_random_seed(0)
     model = modellib.MaskRCNN("training", config, str(tmp_path))
     configure_batchnorm(model.keras_model, train_statistics=True, batch_renorm=False)
     BatchNormStatistics(model.keras_model).update(batches)
     plain_gap = outputs_gap(model.keras_model, batches[0])
     # Renorm's training forward is the inference forward, up to the clipped
-    # channels of a random network (measured 0.09 against plain's 0.76).
+    # channels of a random network (measured 0.06 against plain's 0.77).
     assert renorm_gap < 0.2 and plain_gap > 4 * renorm_gap, (renorm_gap, plain_gap)
 
     configure_batchnorm(model.keras_model, train_statistics=False, batch_renorm=True)
