@@ -35,6 +35,7 @@ from mrcnn.evaluation import EVALUATION_MIN_CONFIDENCE
 from mrcnn.modeling.anchors import compute_backbone_shapes, get_anchors
 from mrcnn.modeling.backbone import configure_batchnorm
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
+from mrcnn.modeling.precision import dtype_policy
 from mrcnn.training import resume
 from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
 from mrcnn.training.callbacks import AugmentationSummary, EpochCheckpoint, LearningRateLogger
@@ -116,13 +117,14 @@ class MaskRCNN:
             raise ValueError("Image size must be dividable by 2 at least 6 times "
                              "to avoid fractions when downscaling and upscaling."
                              "For example, use 256, 320, 384, 448, 512, ... etc. ")
-        if mode == "training":
-            inputs, outputs = build_training_graph(config, train_bn=self.train_batchnorm)
-            return MaskRCNNTrainingModel(
-                inputs=inputs, outputs=outputs, name="mask_rcnn",
-                loss_weights=config.LOSS_WEIGHTS, weight_decay=config.WEIGHT_DECAY)
-        inputs, outputs = build_inference_graph(config)
-        return keras.Model(inputs=inputs, outputs=outputs, name="mask_rcnn")
+        with dtype_policy(config.DTYPE_POLICY):
+            if mode == "training":
+                inputs, outputs = build_training_graph(config, train_bn=self.train_batchnorm)
+                return MaskRCNNTrainingModel(
+                    inputs=inputs, outputs=outputs, name="mask_rcnn",
+                    loss_weights=config.LOSS_WEIGHTS, weight_decay=config.WEIGHT_DECAY)
+            inputs, outputs = build_inference_graph(config)
+            return keras.Model(inputs=inputs, outputs=outputs, name="mask_rcnn")
 
     @property
     def train_batchnorm(self):

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from mrcnn.data.image_meta import parse_image_meta_graph
 from mrcnn.modeling.box_ops import apply_box_deltas_graph, clip_boxes_graph, norm_boxes_graph
+from mrcnn.modeling.precision import Float32Layer
 
 
 def refine_detections_graph(rois, probs, deltas, window, config):
@@ -69,7 +70,7 @@ def refine_detections_graph(rois, probs, deltas, window, config):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class DetectionLayer(keras.layers.Layer):
+class DetectionLayer(Float32Layer):
     """Takes classified proposal boxes and their bounding box deltas and
     returns the final detection boxes.
 

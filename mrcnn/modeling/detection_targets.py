@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from mrcnn.modeling.box_ops import box_refinement_graph, overlaps_graph, trim_zeros_graph
+from mrcnn.modeling.precision import Float32Layer
 
 
 def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks, config):
@@ -140,7 +141,7 @@ def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks, config)
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class DetectionTargetLayer(keras.layers.Layer):
+class DetectionTargetLayer(Float32Layer):
     """Subsamples proposals and generates target box refinement, class_ids,
     and masks for each.
 

@@ -10,11 +10,12 @@ import tensorflow as tf
 from keras import layers
 
 from mrcnn.modeling.normalization import BatchNorm
+from mrcnn.modeling.precision import FLOAT32, Float32Layer
 from mrcnn.modeling.roi_align import PyramidROIAlign
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class MergeRoiAxis(keras.layers.Layer):
+class MergeRoiAxis(Float32Layer):
     """[batch, rois, ...] -> [batch * rois, ...]."""
 
     def call(self, x):
@@ -28,7 +29,7 @@ class MergeRoiAxis(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class SplitRoiAxis(keras.layers.Layer):
+class SplitRoiAxis(Float32Layer):
     """[batch * rois, ...] -> [batch, rois, ...] with `num_rois` given."""
 
     def __init__(self, num_rois, **kwargs):
@@ -49,7 +50,7 @@ class SplitRoiAxis(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class CompactRois(keras.layers.Layer):
+class CompactRois(Float32Layer):
     """Keep the rows of [batch * rois, ...] whose ROI is real.
 
     Inputs: x [batch * rois, ...], valid bool [batch, rois].
@@ -70,7 +71,7 @@ class CompactRois(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class ExpandRois(keras.layers.Layer):
+class ExpandRois(Float32Layer):
     """The inverse of CompactRois: zeros where the ROI was padding.
 
     Inputs: x [valid rois + 1, ...] (CompactRois' output after the head),
@@ -136,17 +137,21 @@ def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size, num_classes,
     shared = layers.Reshape((fc_layers_size,), name="pool_squeeze")(x)
 
     # Classifier head
-    mrcnn_class_logits = layers.Dense(num_classes, name="mrcnn_class_logits")(shared)
+    mrcnn_class_logits = layers.Dense(num_classes, name="mrcnn_class_logits",
+                                      dtype=FLOAT32)(shared)
     # BBox head
     # [batch * num_rois, NUM_CLASSES * (dy, dx, log(dh), log(dw))]
-    x = layers.Dense(num_classes * 4, activation="linear", name="mrcnn_bbox_fc")(shared)
+    x = layers.Dense(num_classes * 4, activation="linear", name="mrcnn_bbox_fc",
+                     dtype=FLOAT32)(shared)
     if roi_valid is None:
         mrcnn_class_logits = SplitRoiAxis(num_rois, name="mrcnn_class_logits_rois")(
             mrcnn_class_logits)
-        mrcnn_probs = layers.Activation("softmax", name="mrcnn_class")(mrcnn_class_logits)
+        mrcnn_probs = layers.Activation("softmax", name="mrcnn_class", dtype=FLOAT32)(
+            mrcnn_class_logits)
     else:
         # Softmax before expanding, so padding gets probabilities of zero.
-        mrcnn_probs = layers.Activation("softmax", name="mrcnn_class_compact")(mrcnn_class_logits)
+        mrcnn_probs = layers.Activation("softmax", name="mrcnn_class_compact", dtype=FLOAT32)(
+            mrcnn_class_logits)
         mrcnn_probs = ExpandRois(name="mrcnn_class_all_rois")([mrcnn_probs, roi_valid])
         mrcnn_probs = SplitRoiAxis(num_rois, name="mrcnn_class")(mrcnn_probs)
         mrcnn_class_logits = ExpandRois(name="mrcnn_class_logits_all_rois")(
@@ -156,7 +161,7 @@ def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size, num_classes,
         x = ExpandRois(name="mrcnn_bbox_all_rois")([x, roi_valid])
     x = SplitRoiAxis(num_rois, name="mrcnn_bbox_rois")(x)
     # Reshape to [batch, num_rois, NUM_CLASSES, (dy, dx, log(dh), log(dw))]
-    mrcnn_bbox = layers.Reshape((num_rois, num_classes, 4), name="mrcnn_bbox")(x)
+    mrcnn_bbox = layers.Reshape((num_rois, num_classes, 4), name="mrcnn_bbox", dtype=FLOAT32)(x)
 
     return mrcnn_class_logits, mrcnn_probs, mrcnn_bbox
 
@@ -204,7 +209,8 @@ def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size, num_classes,
                                name="mrcnn_mask_deconv")(x)
     # matterport put the sigmoid inside this layer; keeping the logits lets
     # the loss use the numerically stable cross-entropy. Same weights.
-    x = layers.Conv2D(num_classes, (1, 1), strides=1, activation="linear", name="mrcnn_mask")(x)
+    x = layers.Conv2D(num_classes, (1, 1), strides=1, activation="linear", name="mrcnn_mask",
+                      dtype=FLOAT32)(x)
     if roi_valid is not None:
         x = ExpandRois(name="mrcnn_mask_all_rois")([x, roi_valid])
     return SplitRoiAxis(num_rois, name="mrcnn_mask_logits")(x)

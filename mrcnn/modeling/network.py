@@ -12,12 +12,13 @@ from mrcnn.modeling.box_ops import norm_boxes_graph
 from mrcnn.modeling.detection import DetectionLayer
 from mrcnn.modeling.detection_targets import DetectionTargetLayer
 from mrcnn.modeling.heads import build_fpn_mask_graph, fpn_classifier_graph
+from mrcnn.modeling.precision import FLOAT32, Float32Layer
 from mrcnn.modeling.proposals import ProposalLayer, anchor_settings
 from mrcnn.modeling.rpn import rpn_graph
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class NormalizeBoxes(keras.layers.Layer):
+class NormalizeBoxes(Float32Layer):
     """Pixel boxes [batch, N, (y1, x1, y2, x2)] -> normalized coordinates of
     the input image (whose [batch, H, W, C] tensor is the second input)."""
 
@@ -168,7 +169,8 @@ def build_inference_graph(config):
         detection_boxes, mrcnn_feature_maps, input_image_meta, config.MASK_POOL_SIZE,
         config.NUM_CLASSES, train_bn=False, roi_valid=detection_valid,
         conv_channels=config.MASK_HEAD_CONV_CHANNELS)
-    mrcnn_mask = layers.Activation("sigmoid", name="mrcnn_mask_probs")(mrcnn_mask_logits)
+    mrcnn_mask = layers.Activation("sigmoid", name="mrcnn_mask_probs", dtype=FLOAT32)(
+        mrcnn_mask_logits)
 
     inputs = {"input_image": input_image, "input_image_meta": input_image_meta}
     outputs = {

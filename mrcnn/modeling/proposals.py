@@ -4,10 +4,11 @@ import tensorflow as tf
 
 from mrcnn.modeling.anchors import get_anchors, pyramid_anchors_graph
 from mrcnn.modeling.box_ops import apply_box_deltas_graph
+from mrcnn.modeling.precision import Float32Layer
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class ProposalLayer(keras.layers.Layer):
+class ProposalLayer(Float32Layer):
     """Receives anchor scores and selects a subset to pass as proposals
     to the second stage. Filtering is done based on anchor scores and
     non-max suppression to remove overlaps. It also applies bounding

@@ -3,6 +3,7 @@ import keras
 import tensorflow as tf
 
 from mrcnn.data.image_meta import parse_image_meta_graph
+from mrcnn.modeling.precision import Float32Layer
 
 
 def log2_graph(x):
@@ -31,7 +32,7 @@ def roi_pyramid_levels(boxes, image_shape):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class PyramidROIAlign(keras.layers.Layer):
+class PyramidROIAlign(Float32Layer):
     """Implements ROI Pooling on multiple levels of the feature pyramid.
 
     Params:

@@ -7,6 +7,8 @@ either way, see mrcnn/weights.py).
 """
 from keras import layers
 
+from mrcnn.modeling.precision import FLOAT32
+
 
 def build_rpn_layers(anchors_per_location, anchor_stride, depth=512):
     """The three RPN layers, to be shared across pyramid levels."""
@@ -14,10 +16,10 @@ def build_rpn_layers(anchors_per_location, anchor_stride, depth=512):
                            strides=anchor_stride, name="rpn_conv_shared")
     # Anchor score: [batch, height, width, anchors per location * 2].
     class_raw = layers.Conv2D(2 * anchors_per_location, (1, 1), padding="valid",
-                              activation="linear", name="rpn_class_raw")
+                              activation="linear", name="rpn_class_raw", dtype=FLOAT32)
     # Bounding box refinement: [batch, H, W, anchors per location * (dy, dx, log(dh), log(dw))]
     bbox_pred = layers.Conv2D(anchors_per_location * 4, (1, 1), padding="valid",
-                              activation="linear", name="rpn_bbox_pred")
+                              activation="linear", name="rpn_bbox_pred", dtype=FLOAT32)
     return shared, class_raw, bbox_pred
 
 
@@ -38,9 +40,9 @@ def rpn_graph(feature_maps, anchors_per_location, anchor_stride, depth=512):
     logits, bboxes = [], []
     for p in feature_maps:
         x = shared(p)
-        logits.append(layers.Reshape((-1, 2))(class_raw(x)))
-        bboxes.append(layers.Reshape((-1, 4))(bbox_pred(x)))
-    rpn_class_logits = layers.Concatenate(axis=1, name="rpn_class_logits")(logits)
-    rpn_probs = layers.Activation("softmax", name="rpn_class")(rpn_class_logits)
-    rpn_bbox = layers.Concatenate(axis=1, name="rpn_bbox")(bboxes)
+        logits.append(layers.Reshape((-1, 2), dtype=FLOAT32)(class_raw(x)))
+        bboxes.append(layers.Reshape((-1, 4), dtype=FLOAT32)(bbox_pred(x)))
+    rpn_class_logits = layers.Concatenate(axis=1, name="rpn_class_logits", dtype=FLOAT32)(logits)
+    rpn_probs = layers.Activation("softmax", name="rpn_class", dtype=FLOAT32)(rpn_class_logits)
+    rpn_bbox = layers.Concatenate(axis=1, name="rpn_bbox", dtype=FLOAT32)(bboxes)
     return rpn_class_logits, rpn_probs, rpn_bbox
