@@ -6,6 +6,7 @@ settings of benchmarks/step_times.py.
 
     python benchmarks/inference_stages.py                # 128 and 512
     python benchmarks/inference_stages.py --sizes 512 --repeats 5
+    python benchmarks/inference_stages.py --dtype-policy mixed_bfloat16
 
 Each row is the graph cut after that stage; the stage's own cost is the
 difference to the row above. `detect()` adds molding the image and pasting
@@ -34,7 +35,7 @@ STAGES = [
 ]
 
 
-def stage_times(size, repeats, rng):
+def stage_times(size, repeats, rng, dtype_policy="float32"):
     """[(label, seconds)] for the cut graphs and detect(); also the number
     of real proposals and detections of the run."""
     import keras
@@ -42,7 +43,7 @@ def stage_times(size, repeats, rng):
 
     import mrcnn.model as modellib
 
-    config = benchmark_config(size)
+    config = benchmark_config(size, dtype_policy=dtype_policy)
     model = modellib.MaskRCNN("inference", config, "/tmp/mrcnn-bench")
     every_proposal_foreground(model)
     image = rng.integers(0, 255, (size, size, 3)).astype(np.uint8)
@@ -67,14 +68,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dtype-policy", choices=["float32", "mixed_bfloat16"],
+                        default="float32", help="Config.DTYPE_POLICY")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     results = {}
     for size in args.sizes:
-        results[size] = stage_times(size, args.repeats, rng)
+        results[size] = stage_times(size, args.repeats, rng, args.dtype_policy)
         print(f"done {size}", file=sys.stderr, flush=True)
     for size, (rows, proposals, detections) in results.items():
-        print(f"\n{size}²: {proposals} proposals, {detections} detections")
+        print(f"\n{size}², {args.dtype_policy}: {proposals} proposals, {detections} detections")
         print("| graph up to | seconds | this stage |")
         print("|---|---|---|")
         previous = 0.0

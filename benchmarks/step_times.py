@@ -5,6 +5,10 @@ beside it in the same run when torch is installed
 
     python benchmarks/step_times.py                 # 128, 512, 1024
     python benchmarks/step_times.py --sizes 512 --repeats 5
+    python benchmarks/step_times.py --dtype-policy float32
+
+mrcnn is timed under each Config.DTYPE_POLICY given (default: float32 and
+mixed_bfloat16); torchvision always runs in float32.
 
 Prints a table of medians. The first call of each traced function (graph
 tracing and optimisation, 15-20 s) is excluded. Absolute seconds on a shared
@@ -24,9 +28,10 @@ if ROOT_DIR not in sys.path:
 import numpy as np  # noqa: E402
 
 
-def benchmark_config(size, normalization="batch"):
+def benchmark_config(size, normalization="batch", dtype_policy="float32"):
     """normalization: "batch" (what fine-tunes COCO or ImageNet weights, as
-    torchvision's frozen BatchNorm) or "group" (the from-scratch default)."""
+    torchvision's frozen BatchNorm) or "group" (the from-scratch default).
+    dtype_policy: Config.DTYPE_POLICY."""
     from mrcnn.config import Config
 
     class BenchConfig(Config):
@@ -43,6 +48,7 @@ def benchmark_config(size, normalization="batch"):
 
     config = BenchConfig()
     config.NORMALIZATION = normalization
+    config.DTYPE_POLICY = dtype_policy
     return config
 
 
@@ -50,11 +56,14 @@ def every_proposal_foreground(model):
     """Random class heads pick one class for every ROI, often the
     background, and then the mask head sees no detection at all; torchvision
     scores each class separately and always keeps DETECTIONS_PER_IMG. A
-    background logit of -10 makes every ROI a detection, so both mask heads
+    background logit of -100 makes every ROI a detection, so both mask heads
     do their maximum work and the inference times compare."""
     layer = model.keras_model.get_layer("mrcnn_class_logits")
     kernel, bias = layer.get_weights()
-    bias[0] = -10.0
+    # A bias alone is not enough: random features give logits of either sign
+    # and some size (measured: 49 of 1000 ROIs stayed background at -10).
+    kernel[:, 0] = 0.0
+    bias[0] = -100.0
     layer.set_weights([kernel, bias])
 
 
@@ -94,12 +103,12 @@ def time_calls(fn, repeats):
     return statistics.median(times)
 
 
-def time_mrcnn(size, repeats, rng, normalization="batch"):
+def time_mrcnn(size, repeats, rng, normalization="batch", dtype_policy="float32"):
     import tensorflow as tf
 
     import mrcnn.model as modellib
 
-    config = benchmark_config(size, normalization)
+    config = benchmark_config(size, normalization, dtype_policy)
     model = modellib.MaskRCNN("training", config, "/tmp/mrcnn-bench")
     model.compile(0.001, 0.9)
     keras_model = model.keras_model
@@ -178,6 +187,9 @@ def main(argv=None):
     parser.add_argument("--normalization", nargs="+", choices=["batch", "group"],
                         default=["batch"], help="mrcnn's normalisation(s): batch (as when "
                         "fine-tuning pretrained weights; the default) and/or group (from scratch)")
+    parser.add_argument("--dtype-policy", nargs="+", choices=["float32", "mixed_bfloat16"],
+                        default=["float32", "mixed_bfloat16"],
+                        help="mrcnn's Config.DTYPE_POLICY value(s) to time")
     parser.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
@@ -193,10 +205,12 @@ def main(argv=None):
     for size in args.sizes:
         tv_train, tv_infer, tv_detections = torch_times.get(str(size), (None, None, None))
         for normalization in args.normalization:
-            train, infer, detections = time_mrcnn(size, args.repeats, rng, normalization)
-            rows.append((size, normalization, train, infer, tv_train, tv_infer, detections,
-                         tv_detections))
-            print(f"done {size} {normalization}", file=sys.stderr, flush=True)
+            for policy in args.dtype_policy:
+                train, infer, detections = time_mrcnn(size, args.repeats, rng, normalization,
+                                                      policy)
+                rows.append((size, normalization, policy, train, infer, tv_train, tv_infer,
+                             detections, tv_detections))
+                print(f"done {size} {normalization} {policy}", file=sys.stderr, flush=True)
 
     def fmt(v):
         return "—" if v is None else f"{v:.2f} s"
@@ -207,11 +221,14 @@ def main(argv=None):
     # Inference time grows with the detections the mask head sees (a zero
     # score threshold and every_proposal_foreground give each model its
     # maximum); both counts are printed: compare where they agree.
-    print("\n| size | mrcnn norm | mrcnn train step | torchvision train step | ratio | "
-          "mrcnn inference | torchvision inference | ratio | detections (mrcnn / tv) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for size, normalization, train, infer, tv_train, tv_infer, detections, tv_detections in rows:
-        print(f"| {size}² | {normalization} | {fmt(train)} | {fmt(tv_train)} | "
+    # torchvision runs in float32 throughout.
+    print("\n| size | mrcnn norm | mrcnn dtype policy | mrcnn train step | "
+          "torchvision train step | ratio | mrcnn inference | torchvision inference | ratio | "
+          "detections (mrcnn / tv) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (size, normalization, policy, train, infer, tv_train, tv_infer, detections,
+         tv_detections) in rows:
+        print(f"| {size}² | {normalization} | {policy} | {fmt(train)} | {fmt(tv_train)} | "
               f"{ratio(train, tv_train)} | "
               f"{fmt(infer)} | {fmt(tv_infer)} | {ratio(infer, tv_infer)} | "
               f"{detections} / {'—' if tv_detections is None else tv_detections} |")
