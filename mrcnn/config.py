@@ -24,7 +24,6 @@ def optimizer_class_name(name):
     return None
 
 
-
 def _positive_int(value):
     """True for an int (Python or numpy) >= 1; bool is not a count."""
     return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1

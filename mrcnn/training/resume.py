@@ -92,12 +92,6 @@ def write_optimizer_state(h5file, optimizer, layers=None):
         group.create_dataset(name, data=value)
 
 
-def has_optimizer_state(path):
-    """True when checkpoint `path` holds an optimizer state."""
-    with h5py.File(path, "r") as f:
-        return OPTIMIZER_GROUP in f
-
-
 def remove_optimizer_state(path):
     """Rewrite checkpoint `path` without its optimizer state, atomically:
     the weights, their layout and the root attributes (epoch, config, data
