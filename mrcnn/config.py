@@ -80,6 +80,12 @@ class Config:
     # a step at 256, 0.64 s at 128, 0.49 s at 64). COCO weights need 256.
     MASK_HEAD_CONV_CHANNELS = 256
 
+    # Channels of the RPN's shared 3x3 convolution (matterport: 512, which
+    # COCO weights need; torchvision's RPN uses 256). It runs on every pyramid
+    # level and on P2 it is the largest convolution of inference: at 1024 px,
+    # 77 GMAC at 512 channels, half that at 256.
+    RPN_CONV_CHANNELS = 512
+
     # Number of classification classes (including background)
     NUM_CLASSES = 1  # Override in sub-classes
 
@@ -425,8 +431,8 @@ class Config:
         if self.POST_NMS_ROIS_TRAINING < self.TRAIN_ROIS_PER_IMAGE:
             fail("POST_NMS_ROIS_TRAINING", f"({self.POST_NMS_ROIS_TRAINING}) is smaller than "
                  f"TRAIN_ROIS_PER_IMAGE ({self.TRAIN_ROIS_PER_IMAGE})")
-        for field in ("MASK_HEAD_CONV_CHANNELS", "FPN_CLASSIF_FC_LAYERS_SIZE",
-                      "TOP_DOWN_PYRAMID_SIZE"):
+        for field in ("MASK_HEAD_CONV_CHANNELS", "RPN_CONV_CHANNELS",
+                      "FPN_CLASSIF_FC_LAYERS_SIZE", "TOP_DOWN_PYRAMID_SIZE"):
             if not _positive_int(getattr(self, field)):
                 fail(field, f"is {getattr(self, field)!r}; it must be a positive integer")
         keep = self.OPTIMIZER_STATE_CHECKPOINTS

@@ -127,7 +127,12 @@ def checkpoint_settings(path):
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     data = yaml.safe_load(str(text)) or {}
-    return {k: v for k, v in data.items() if str(k).upper() not in DERIVED_FIELDS}
+    settings = {k: v for k, v in data.items() if str(k).upper() not in DERIVED_FIELDS}
+    if "RPN_CONV_CHANNELS" not in settings and "TOP_DOWN_PYRAMID_SIZE" in settings:
+        # Checkpoints written before RPN_CONV_CHANNELS existed: the RPN was
+        # then twice the pyramid's width.
+        settings["RPN_CONV_CHANNELS"] = 2 * int(settings["TOP_DOWN_PYRAMID_SIZE"])
+    return settings
 
 
 def build_config(project, args, mode, checkpoint=None):

@@ -49,7 +49,7 @@ def _shared_graph(config, mode, train_bn):
     anchors_per_location = len(config.RPN_ANCHOR_RATIOS)
     rpn_class_logits, rpn_class, rpn_bbox = rpn_graph(
         rpn_feature_maps, anchors_per_location, config.RPN_ANCHOR_STRIDE,
-        config.TOP_DOWN_PYRAMID_SIZE * 2)
+        config.RPN_CONV_CHANNELS)
     proposal_count = (config.POST_NMS_ROIS_TRAINING if mode == "training"
                       else config.POST_NMS_ROIS_INFERENCE)
     rpn_rois = ProposalLayer(

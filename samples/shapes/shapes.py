@@ -88,6 +88,8 @@ class ShapesConfig(Config):
     # 128 px images; 64 suffice for these outlines (a step: 0.49 s against
     # 0.92 s).
     MASK_HEAD_CONV_CHANNELS = 64
+    # Twice the pyramid's width, as matterport's 512 is twice its 256.
+    RPN_CONV_CHANNELS = 256
 
     # From scratch, Adam learns the second stage much faster than
     # matterport's SGD 0.001 (600 steps: 0.646 against 0.50). A larger Adam

@@ -4,6 +4,7 @@ predict (COCO and LabelMe), splash (image and video)."""
 import glob
 import json
 import os
+import shutil
 
 import h5py
 import numpy as np
@@ -15,6 +16,7 @@ from tensorboard_events import tag_steps
 
 from mrcnn.cli import main
 from mrcnn.commands.datasets import generic_loader, load_parts
+from mrcnn.commands.project import checkpoint_settings
 from mrcnn.config import Config
 from mrcnn.data import read_dataset
 
@@ -48,6 +50,24 @@ def test_train_from_scratch_writes_a_checkpoint_with_its_settings(run):
     assert settings["CLASS_NAMES"] == ["a", "b"] and settings["NUM_CLASSES"] == 3
     # From scratch: the schedule's heads stage became all layers.
     assert [s["layers"] for s in settings["TRAINING_SCHEDULE"]] == ["all", "all"]
+
+
+def test_a_checkpoint_from_before_rpn_conv_channels_keeps_its_rpn_width(run, tmp_path, caplog):
+    """Checkpoints written before RPN_CONV_CHANNELS existed had an RPN twice
+    the pyramid's width; the CLI must rebuild that, not Config's 512."""
+    _, data, logs = run
+    old = tmp_path / "logs" / "mrcnn20260101T0000" / "mask_rcnn_mrcnn_0001.h5"
+    old.parent.mkdir(parents=True)
+    shutil.copy(checkpoints(logs)[0], old)
+    with h5py.File(old, "r+") as f:
+        settings = yaml.safe_load(f.attrs["mrcnn_config"])
+        assert settings.pop("RPN_CONV_CHANNELS") == 2 * settings["TOP_DOWN_PYRAMID_SIZE"]
+        f.attrs["mrcnn_config"] = yaml.safe_dump(settings)
+    assert checkpoint_settings(str(old))["RPN_CONV_CHANNELS"] == 2 * settings["TOP_DOWN_PYRAMID_SIZE"]
+    # Every layer loads: no "shapes differ" warning.
+    assert main(["evaluate", "--dataset", str(data), "--weights", str(old),
+                 "--out", str(tmp_path / "eval")]) == 0
+    assert "shapes differ" not in caplog.text
 
 
 def test_train_last_continues_the_run_with_its_settings(run, capsys, caplog):

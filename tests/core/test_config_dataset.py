@@ -36,6 +36,7 @@ def test_derived_values_follow_the_fields():
     ("MASK_SHAPE", [56, 56], ["MASK_SHAPE", "28"]),
     ("RPN_ANCHOR_SCALES", (32, 64), ["RPN_ANCHOR_SCALES", "BACKBONE_STRIDES"]),
     ("MASK_HEAD_CONV_CHANNELS", 0, ["MASK_HEAD_CONV_CHANNELS", "positive integer"]),
+    ("RPN_CONV_CHANNELS", 256.5, ["RPN_CONV_CHANNELS", "positive integer"]),
     ("FPN_CLASSIF_FC_LAYERS_SIZE", "1024", ["FPN_CLASSIF_FC_LAYERS_SIZE", "positive integer"]),
 ])
 def test_validate_names_the_field_and_the_fix(field, value, words):

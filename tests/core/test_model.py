@@ -10,6 +10,7 @@ from tiny import TinyConfig, tiny_dataset
 
 import mrcnn.model as modellib
 from mrcnn import utils
+from mrcnn.config import Config
 
 MATTERPORT_NAMES = [
     "conv1", "bn_conv1", "res2a_branch2a", "bn2a_branch2a", "res2a_branch1", "res3d_branch2c",
@@ -55,32 +56,40 @@ def test_resnet101_has_22_identity_blocks_in_stage4():
     assert "res4w_branch2c" in names and "res4x_branch2c" not in names
 
 
-
-def test_mask_head_width_follows_the_config(tmp_path):
-    """MASK_HEAD_CONV_CHANNELS sizes the mask head in both modes, so an
-    inference model loads the training model's checkpoint completely."""
+def test_mask_head_and_rpn_widths_follow_the_config(tmp_path):
+    """MASK_HEAD_CONV_CHANNELS and RPN_CONV_CHANNELS size the mask head and
+    the RPN in both modes, so an inference model loads the training model's
+    checkpoint completely."""
     config = TinyConfig()
     config.MASK_HEAD_CONV_CHANNELS = 16
+    config.RPN_CONV_CHANNELS = 24
     training = modellib.MaskRCNN("training", config, str(tmp_path))
     pool = config.TOP_DOWN_PYRAMID_SIZE
+    anchors = len(config.RPN_ANCHOR_RATIOS)
     kernels = {name: tuple(training.keras_model.get_layer(name).kernel.shape)
                for name in ("mrcnn_mask_conv1", "mrcnn_mask_conv4", "mrcnn_mask_deconv",
-                            "mrcnn_mask")}
+                            "mrcnn_mask", "rpn_conv_shared", "rpn_class_raw", "rpn_bbox_pred")}
     assert kernels == {"mrcnn_mask_conv1": (3, 3, pool, 16), "mrcnn_mask_conv4": (3, 3, 16, 16),
                        # Conv2DTranspose kernels are (h, w, out, in).
                        "mrcnn_mask_deconv": (2, 2, 16, 16),
-                       "mrcnn_mask": (1, 1, 16, config.NUM_CLASSES)}
-    path = str(tmp_path / "narrow_mask_head.h5")
+                       "mrcnn_mask": (1, 1, 16, config.NUM_CLASSES),
+                       "rpn_conv_shared": (3, 3, pool, 24),
+                       "rpn_class_raw": (1, 1, 24, 2 * anchors),
+                       "rpn_bbox_pred": (1, 1, 24, 4 * anchors)}
+    path = str(tmp_path / "narrow_heads.h5")
     training.save_weights_h5(path)
     inference_config = TinyInferenceConfig()
     inference_config.MASK_HEAD_CONV_CHANNELS = 16
+    inference_config.RPN_CONV_CHANNELS = 24
     inference = modellib.MaskRCNN("inference", inference_config, str(tmp_path))
     inference.load_weights(path, by_name=True)
-    np.testing.assert_array_equal(inference.keras_model.get_layer("mrcnn_mask_conv3").kernel.numpy(),
-                                  training.keras_model.get_layer("mrcnn_mask_conv3").kernel.numpy())
-    # The default stays matterport's 256, which COCO weights need.
-    default = modellib.MaskRCNN("inference", TinyInferenceConfig(), str(tmp_path))
-    assert default.keras_model.get_layer("mrcnn_mask_conv2").kernel.shape[-1] == 256
+    for name in ("mrcnn_mask_conv3", "rpn_conv_shared", "rpn_bbox_pred"):
+        np.testing.assert_array_equal(inference.keras_model.get_layer(name).kernel.numpy(),
+                                      training.keras_model.get_layer(name).kernel.numpy())
+    # The defaults stay matterport's 256 and 512, which COCO weights need.
+    default = Config()
+    assert (default.MASK_HEAD_CONV_CHANNELS, default.RPN_CONV_CHANNELS) == (256, 512)
+
 
 def test_training_reports_losses_and_writes_checkpoints(trained):
     model, history, logs = trained

@@ -23,6 +23,7 @@ class TinyConfig(tiny.TinyConfig):
     with the values these tests assert on pinned."""
     NUM_CLASSES = 3
     TOP_DOWN_PYRAMID_SIZE = 32
+    RPN_CONV_CHANNELS = 64
     FPN_CLASSIF_FC_LAYERS_SIZE = 64
     RPN_ANCHOR_RATIOS = [0.5, 1, 2]
 
