@@ -38,6 +38,14 @@ CLASS_HEADS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_mask")
 # matterport's shared RPN sub-model and the layers it holds.
 RPN_GROUP = "rpn_model"
 RPN_LAYERS = ("rpn_conv_shared", "rpn_class_raw", "rpn_bbox_pred")
+# The first layer of each part whose width a Config field sets: the last axis
+# of its kernel in a file says what the field was when the file was written.
+WIDTH_SETTINGS = {
+    "fpn_c5p5": "TOP_DOWN_PYRAMID_SIZE",
+    "rpn_conv_shared": "RPN_CONV_CHANNELS",
+    "mrcnn_class_conv1": "FPN_CLASSIF_FC_LAYERS_SIZE",
+    "mrcnn_mask_conv1": "MASK_HEAD_CONV_CHANNELS",
+}
 
 COCO_FILE = "mask_rcnn_coco.h5"
 COCO_URL = "https://github.com/matterport/Mask_RCNN/releases/download/v2.0/mask_rcnn_coco.h5"
@@ -170,6 +178,7 @@ class LoadReport:
     initial: list = dataclasses.field(default_factory=list)
     file_num_classes: int = None
     has_bn_conv1: bool = False
+    width_hints: list = dataclasses.field(default_factory=list)
     attrs: dict = dataclasses.field(default_factory=dict)
 
     @property
@@ -305,6 +314,7 @@ def load_weights_h5(model, path, by_name=True, exclude=None):
         if name not in model_layers:
             report.skipped[name] = "no such layer in this model"
     report.skipped_tensors = sum(len(stored[name]) for name in report.skipped)
+    report.width_hints = _width_hints(stored, model_layers, report.skipped)
 
     if not by_name and problems:
         raise ValueError(
@@ -316,6 +326,20 @@ def load_weights_h5(model, path, by_name=True, exclude=None):
     report.loaded = [v.path for v, _ in assignments]
     _log_report(report)
     return report
+
+
+def _width_hints(stored, model_layers, skipped):
+    """["RPN_CONV_CHANNELS=512 (the file's rpn_conv_shared; the model's: 256)", ...]
+    for the width settings whose first layer was skipped for its shape."""
+    hints = []
+    for name, setting in WIDTH_SETTINGS.items():
+        if name not in skipped or name not in model_layers or not stored.get(name):
+            continue
+        file_width = stored[name][0][1].shape[-1]
+        model_width = model_layers[name].weights[0].shape[-1]
+        if file_width != model_width:
+            hints.append(f"{setting}={file_width} (the file's {name}; the model's: {model_width})")
+    return hints
 
 
 def _shorten(items, limit=6):
@@ -340,8 +364,10 @@ def _log_report(report):
     for reason, names in expected.items():
         logger.info("Not loaded from %s: %s (%s)", file_name, _shorten(names), reason)
     if mismatched:
-        logger.warning("Not loaded from %s, shapes differ from the model's: %s", file_name,
-                       "; ".join(mismatched))
+        hint = (f". The file was written with {', '.join(report.width_hints)}: set that in the "
+                "config to load these layers" if report.width_hints else "")
+        logger.warning("Not loaded from %s, shapes differ from the model's: %s%s", file_name,
+                       "; ".join(mismatched), hint)
     if unknown:
         logger.warning("%s has %d layers this model does not have (another BACKBONE or "
                        "architecture?): %s", file_name, len(unknown), _shorten(unknown))

@@ -113,6 +113,38 @@ def test_other_shape_mismatch_is_skipped_with_a_warning(model_r50, tmp_path, cap
     assert "rpn_bbox_pred (kernel: file (1, 1, 64, 8), model (1, 1, 64, 12))" in warnings[0].message
 
 
+def test_a_wider_rpn_is_skipped_and_the_warning_names_the_setting(model_r50, tmp_path, caplog):
+    """mask_rcnn_coco.h5 has matterport's 512-channel RPN; a model built
+    with another RPN_CONV_CHANNELS leaves the RPN at its initial values and
+    the warning says which value loads it."""
+    width = model_r50.config.RPN_CONV_CHANNELS
+    wide = 2 * width
+
+    def shape_of(layer_name, weight, _):
+        shape = list(weight.shape)
+        if layer_name == "rpn_conv_shared":
+            shape[-1] = wide
+        elif layer_name in ("rpn_class_raw", "rpn_bbox_pred") and len(shape) == 4:
+            shape[2] = wide
+        return tuple(shape)
+
+    groups, values = matterport_groups(model_r50.keras_model, 3, np.random.default_rng(3),
+                                       shape_of=shape_of)
+    write_keras2_file(tmp_path / "wide_rpn.h5", groups, "str")
+    before = snapshot(model_r50.keras_model)
+    with caplog.at_level(logging.INFO, logger="mrcnn.weights"):
+        report = model_r50.load_weights(tmp_path / "wide_rpn.h5", by_name=True)
+    after = snapshot(model_r50.keras_model)
+    assert set(report.skipped) == {"rpn_conv_shared", "rpn_class_raw", "rpn_bbox_pred"}
+    np.testing.assert_array_equal(after["rpn_conv_shared/kernel"], before["rpn_conv_shared/kernel"])
+    np.testing.assert_array_equal(after["fpn_p2/kernel"], values["fpn_p2/kernel"])
+    assert report.width_hints == [
+        f"RPN_CONV_CHANNELS={wide} (the file's rpn_conv_shared; the model's: {width})"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert f"The file was written with RPN_CONV_CHANNELS={wide}" in warnings[0]
+
+
 def test_not_a_weight_file_is_named(tmp_path, model_r50):
     bad = tmp_path / "notes.h5"
     bad.write_text("not hdf5")
