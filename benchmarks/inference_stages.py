@@ -1,12 +1,13 @@
 """Where inference time goes: the inference graph timed up to each stage
-(ResNet-50-FPN, batch 1, random weights, DETECTION_MIN_CONFIDENCE 0 and every
-ROI scored foreground, so that the mask head sees DETECTION_MAX_INSTANCES
-detections, a trained model's worst case), at several image sizes, with the
+(ResNet-50-FPN, batch 1, random weights made to keep every ROI as a detection
+(step_times.maximise_detections), so that the mask head sees
+DETECTION_MAX_INSTANCES detections, a trained model's worst case), at several image sizes, with the
 settings of benchmarks/step_times.py.
 
     python benchmarks/inference_stages.py                # 128 and 512
     python benchmarks/inference_stages.py --sizes 512 --repeats 5
     python benchmarks/inference_stages.py --dtype-policy mixed_bfloat16
+    python benchmarks/inference_stages.py --sizes 1024 --rpn-channels 256
 
 Each row is the graph cut after that stage; the stage's own cost is the
 difference to the row above. `detect()` adds molding the image and pasting
@@ -24,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from step_times import benchmark_config, every_proposal_foreground, time_calls  # noqa: E402
+from step_times import benchmark_config, maximise_detections, time_calls  # noqa: E402
 
 # (row label, layer whose output ends the cut graph)
 STAGES = [
@@ -35,7 +36,7 @@ STAGES = [
 ]
 
 
-def stage_times(size, repeats, rng, dtype_policy="float32"):
+def stage_times(size, repeats, rng, dtype_policy="float32", rpn_channels=512):
     """[(label, seconds)] for the cut graphs and detect(); also the number
     of real proposals and detections of the run."""
     import keras
@@ -43,9 +44,9 @@ def stage_times(size, repeats, rng, dtype_policy="float32"):
 
     import mrcnn.model as modellib
 
-    config = benchmark_config(size, dtype_policy=dtype_policy)
+    config = benchmark_config(size, dtype_policy=dtype_policy, rpn_channels=rpn_channels)
     model = modellib.MaskRCNN("inference", config, "/tmp/mrcnn-bench")
-    every_proposal_foreground(model)
+    maximise_detections(model)
     image = rng.integers(0, 255, (size, size, 3)).astype(np.uint8)
     molded, metas, _ = model.mold_inputs([image])
     inputs = {"input_image": tf.constant(molded, tf.float32),
@@ -70,14 +71,17 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dtype-policy", choices=["float32", "mixed_bfloat16"],
                         default="float32", help="Config.DTYPE_POLICY")
+    parser.add_argument("--rpn-channels", type=int, default=512, help="Config.RPN_CONV_CHANNELS")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     results = {}
     for size in args.sizes:
-        results[size] = stage_times(size, args.repeats, rng, args.dtype_policy)
+        results[size] = stage_times(size, args.repeats, rng, args.dtype_policy,
+                                    args.rpn_channels)
         print(f"done {size}", file=sys.stderr, flush=True)
     for size, (rows, proposals, detections) in results.items():
-        print(f"\n{size}², {args.dtype_policy}: {proposals} proposals, {detections} detections")
+        print(f"\n{size}², {args.dtype_policy}, RPN {args.rpn_channels} channels: "
+              f"{proposals} proposals, {detections} detections")
         print("| graph up to | seconds | this stage |")
         print("|---|---|---|")
         previous = 0.0

@@ -6,15 +6,19 @@ beside it in the same run when torch is installed
     python benchmarks/step_times.py                 # 128, 512, 1024
     python benchmarks/step_times.py --sizes 512 --repeats 5
     python benchmarks/step_times.py --dtype-policy float32
+    python benchmarks/step_times.py --rpn-channels 512 256
 
-mrcnn is timed under each Config.DTYPE_POLICY given (default: float32 and
-mixed_bfloat16); torchvision always runs in float32.
+mrcnn is timed for every combination of the settings given: each
+Config.DTYPE_POLICY (default: float32 and mixed_bfloat16) and each
+Config.RPN_CONV_CHANNELS (default: matterport's 512, which COCO weights
+need; torchvision's RPN has 256). torchvision always runs in float32.
 
 Prints a table of medians. The first call of each traced function (graph
 tracing and optimisation, 15-20 s) is excluded. Absolute seconds on a shared
 machine are noise; compare the columns of one run.
 """
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -28,10 +32,10 @@ if ROOT_DIR not in sys.path:
 import numpy as np  # noqa: E402
 
 
-def benchmark_config(size, normalization="batch", dtype_policy="float32"):
+def benchmark_config(size, normalization="batch", dtype_policy="float32", rpn_channels=512):
     """normalization: "batch" (what fine-tunes COCO or ImageNet weights, as
     torchvision's frozen BatchNorm) or "group" (the from-scratch default).
-    dtype_policy: Config.DTYPE_POLICY."""
+    dtype_policy: Config.DTYPE_POLICY. rpn_channels: Config.RPN_CONV_CHANNELS."""
     from mrcnn.config import Config
 
     class BenchConfig(Config):
@@ -45,19 +49,30 @@ def benchmark_config(size, normalization="batch", dtype_policy="float32"):
         RPN_ANCHOR_SCALES = tuple(int(s * size / 1024) or 1 for s in (32, 64, 128, 256, 512))
         STEPS_PER_EPOCH = 1
         DETECTION_MIN_CONFIDENCE = 0.0
+        # Per-class NMS still runs but suppresses nothing (see
+        # maximise_detections).
+        DETECTION_NMS_THRESHOLD = 1.0
 
     config = BenchConfig()
     config.NORMALIZATION = normalization
     config.DTYPE_POLICY = dtype_policy
+    config.RPN_CONV_CHANNELS = rpn_channels
     return config
 
 
-def every_proposal_foreground(model):
-    """Random class heads pick one class for every ROI, often the
-    background, and then the mask head sees no detection at all; torchvision
-    scores each class separately and always keeps DETECTIONS_PER_IMG. A
-    background logit of -100 makes every ROI a detection, so both mask heads
-    do their maximum work and the inference times compare."""
+def maximise_detections(model):
+    """Make a random-weight inference model return DETECTION_MAX_INSTANCES
+    detections, as torchvision's always returns DETECTIONS_PER_IMG (it scores
+    each class separately), so both mask heads do their maximum work and
+    the inference times compare. The work of every layer stays the same.
+
+    - Random class heads pick one class for every ROI, often the background;
+      a background logit of -100 makes every ROI foreground.
+    - Random box regressions can pile the boxes onto each other (clipped to
+      the same corner), and NMS then keeps few: measured 6 and 16 detections
+      of 100 in two runs at 1024². Zero box deltas keep the proposals on
+      their anchors and the detections on their proposals.
+    """
     layer = model.keras_model.get_layer("mrcnn_class_logits")
     kernel, bias = layer.get_weights()
     # A bias alone is not enough: random features give logits of either sign
@@ -65,6 +80,9 @@ def every_proposal_foreground(model):
     kernel[:, 0] = 0.0
     bias[0] = -100.0
     layer.set_weights([kernel, bias])
+    for name in ("rpn_bbox_pred", "mrcnn_bbox_fc"):
+        layer = model.keras_model.get_layer(name)
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
 
 
 def synthetic_batch(config, rng):
@@ -103,12 +121,13 @@ def time_calls(fn, repeats):
     return statistics.median(times)
 
 
-def time_mrcnn(size, repeats, rng, normalization="batch", dtype_policy="float32"):
+def time_mrcnn(size, repeats, rng, variant):
+    """variant: keyword arguments of `benchmark_config` besides the size."""
     import tensorflow as tf
 
     import mrcnn.model as modellib
 
-    config = benchmark_config(size, normalization, dtype_policy)
+    config = benchmark_config(size, **variant)
     model = modellib.MaskRCNN("training", config, "/tmp/mrcnn-bench")
     model.compile(0.001, 0.9)
     keras_model = model.keras_model
@@ -119,7 +138,7 @@ def time_mrcnn(size, repeats, rng, normalization="batch", dtype_policy="float32"
     del model, keras_model, step
 
     inference = modellib.MaskRCNN("inference", config, "/tmp/mrcnn-bench")
-    every_proposal_foreground(inference)
+    maximise_detections(inference)
     infer_time = time_calls(lambda: inference.detect([image]), repeats)
     detections = len(inference.detect([image])[0]["class_ids"])
     return train_time, infer_time, detections
@@ -190,6 +209,8 @@ def main(argv=None):
     parser.add_argument("--dtype-policy", nargs="+", choices=["float32", "mixed_bfloat16"],
                         default=["float32", "mixed_bfloat16"],
                         help="mrcnn's Config.DTYPE_POLICY value(s) to time")
+    parser.add_argument("--rpn-channels", type=int, nargs="+", default=[512],
+                        help="mrcnn's Config.RPN_CONV_CHANNELS value(s) to time")
     parser.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
@@ -204,13 +225,14 @@ def main(argv=None):
     rows = []
     for size in args.sizes:
         tv_train, tv_infer, tv_detections = torch_times.get(str(size), (None, None, None))
-        for normalization in args.normalization:
-            for policy in args.dtype_policy:
-                train, infer, detections = time_mrcnn(size, args.repeats, rng, normalization,
-                                                      policy)
-                rows.append((size, normalization, policy, train, infer, tv_train, tv_infer,
-                             detections, tv_detections))
-                print(f"done {size} {normalization} {policy}", file=sys.stderr, flush=True)
+        for normalization, policy, rpn_channels in itertools.product(
+                args.normalization, args.dtype_policy, args.rpn_channels):
+            variant = dict(normalization=normalization, dtype_policy=policy,
+                           rpn_channels=rpn_channels)
+            train, infer, detections = time_mrcnn(size, args.repeats, rng, variant)
+            rows.append((size, normalization, policy, rpn_channels, train, infer, tv_train,
+                         tv_infer, detections, tv_detections))
+            print(f"done {size} {variant}", file=sys.stderr, flush=True)
 
     def fmt(v):
         return "—" if v is None else f"{v:.2f} s"
@@ -219,16 +241,17 @@ def main(argv=None):
         return "—" if a is None or b is None else f"{a / b:.2f}×"
 
     # Inference time grows with the detections the mask head sees (a zero
-    # score threshold and every_proposal_foreground give each model its
+    # score threshold and maximise_detections give each model its
     # maximum); both counts are printed: compare where they agree.
     # torchvision runs in float32 throughout.
-    print("\n| size | mrcnn norm | mrcnn dtype policy | mrcnn train step | "
+    print("\n| size | mrcnn norm | mrcnn dtype policy | mrcnn RPN channels | mrcnn train step | "
           "torchvision train step | ratio | mrcnn inference | torchvision inference | ratio | "
           "detections (mrcnn / tv) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for (size, normalization, policy, train, infer, tv_train, tv_infer, detections,
-         tv_detections) in rows:
-        print(f"| {size}² | {normalization} | {policy} | {fmt(train)} | {fmt(tv_train)} | "
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (size, normalization, policy, rpn_channels, train, infer, tv_train, tv_infer,
+         detections, tv_detections) in rows:
+        print(f"| {size}² | {normalization} | {policy} | {rpn_channels} | {fmt(train)} | "
+              f"{fmt(tv_train)} | "
               f"{ratio(train, tv_train)} | "
               f"{fmt(infer)} | {fmt(tv_infer)} | {ratio(infer, tv_infer)} | "
               f"{detections} / {'—' if tv_detections is None else tv_detections} |")
