@@ -333,7 +333,7 @@ def _width_hints(stored, model_layers, skipped):
     for the width settings whose first layer was skipped for its shape."""
     hints = []
     for name, setting in WIDTH_SETTINGS.items():
-        if name not in skipped or name not in model_layers or not stored.get(name):
+        if skipped.get(name, "excluded") == "excluded" or name not in model_layers:
             continue
         file_width = stored[name][0][1].shape[-1]
         model_width = model_layers[name].weights[0].shape[-1]
