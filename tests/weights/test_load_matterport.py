@@ -87,6 +87,18 @@ def test_exclude_skips_named_layers(model_r50, tmp_path, caplog):
     assert "fpn_p2, mrcnn_mask_conv1 (excluded)" in caplog.text
 
 
+def load_reshaped_file(model, path, shape_of, seed, caplog):
+    """Write a matterport file whose weights have `shape_of`'s shapes, load
+    it by name; returns (report, file values, snapshot before, after)."""
+    groups, values = matterport_groups(model.keras_model, 3, np.random.default_rng(seed),
+                                       shape_of=shape_of)
+    write_keras2_file(path, groups, "str")
+    before = snapshot(model.keras_model)
+    with caplog.at_level(logging.INFO, logger="mrcnn.weights"):
+        report = model.load_weights(path, by_name=True)
+    return report, values, before, snapshot(model.keras_model)
+
+
 def test_other_shape_mismatch_is_skipped_with_a_warning(model_r50, tmp_path, caplog):
     """A file made for 2 anchor ratios (RPN heads of another width) loads
     everything else; the RPN output layers stay as they were."""
@@ -96,17 +108,14 @@ def test_other_shape_mismatch_is_skipped_with_a_warning(model_r50, tmp_path, cap
             shape[-1] = shape[-1] // 3 * 2
         return tuple(shape)
 
-    groups, values = matterport_groups(model_r50.keras_model, 3, np.random.default_rng(2),
-                                       shape_of=shape_of)
-    write_keras2_file(tmp_path / "anchors.h5", groups, "str")
-    before = snapshot(model_r50.keras_model)
-    with caplog.at_level(logging.INFO, logger="mrcnn.weights"):
-        report = model_r50.load_weights(tmp_path / "anchors.h5", by_name=True)
-    after = snapshot(model_r50.keras_model)
+    report, values, before, after = load_reshaped_file(model_r50, tmp_path / "anchors.h5",
+                                                       shape_of, 2, caplog)
     for name in ("rpn_class_raw/kernel", "rpn_bbox_pred/bias"):
         np.testing.assert_array_equal(after[name], before[name])
     np.testing.assert_array_equal(after["rpn_conv_shared/kernel"], values["rpn_conv_shared/kernel"])
     assert set(report.skipped) == {"rpn_class_raw", "rpn_bbox_pred"}
+    # rpn_conv_shared loaded: no width setting is at fault.
+    assert report.width_hints == []
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "rpn_class_raw (kernel: file (1, 1, 64, 4), model (1, 1, 64, 6))" in warnings[0].message
@@ -128,13 +137,8 @@ def test_a_wider_rpn_is_skipped_and_the_warning_names_the_setting(model_r50, tmp
             shape[2] = wide
         return tuple(shape)
 
-    groups, values = matterport_groups(model_r50.keras_model, 3, np.random.default_rng(3),
-                                       shape_of=shape_of)
-    write_keras2_file(tmp_path / "wide_rpn.h5", groups, "str")
-    before = snapshot(model_r50.keras_model)
-    with caplog.at_level(logging.INFO, logger="mrcnn.weights"):
-        report = model_r50.load_weights(tmp_path / "wide_rpn.h5", by_name=True)
-    after = snapshot(model_r50.keras_model)
+    report, values, before, after = load_reshaped_file(model_r50, tmp_path / "wide_rpn.h5",
+                                                       shape_of, 3, caplog)
     assert set(report.skipped) == {"rpn_conv_shared", "rpn_class_raw", "rpn_bbox_pred"}
     np.testing.assert_array_equal(after["rpn_conv_shared/kernel"], before["rpn_conv_shared/kernel"])
     np.testing.assert_array_equal(after["fpn_p2/kernel"], values["fpn_p2/kernel"])
