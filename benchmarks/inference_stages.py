@@ -1,8 +1,8 @@
 """Where inference time goes: the inference graph timed up to each stage
 (ResNet-50-FPN, batch 1, random weights made to keep every ROI as a detection
 (step_times.maximise_detections), so that the mask head sees
-DETECTION_MAX_INSTANCES detections, a trained model's worst case), at several image sizes, with the
-settings of benchmarks/step_times.py.
+DETECTION_MAX_INSTANCES detections, a trained model's worst case), at several
+image sizes, with the settings of benchmarks/step_times.py.
 
     python benchmarks/inference_stages.py                # 128 and 512
     python benchmarks/inference_stages.py --sizes 512 --repeats 5

@@ -251,8 +251,7 @@ def main(argv=None):
     for (size, normalization, policy, rpn_channels, train, infer, tv_train, tv_infer,
          detections, tv_detections) in rows:
         print(f"| {size}² | {normalization} | {policy} | {rpn_channels} | {fmt(train)} | "
-              f"{fmt(tv_train)} | "
-              f"{ratio(train, tv_train)} | "
+              f"{fmt(tv_train)} | {ratio(train, tv_train)} | "
               f"{fmt(infer)} | {fmt(tv_infer)} | {ratio(infer, tv_infer)} | "
               f"{detections} / {'—' if tv_detections is None else tv_detections} |")
     return rows
