@@ -22,10 +22,13 @@ setup(
     if os.path.exists(os.path.join(HERE, "README.md")) else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["mrcnn", "mrcnn.*"]),
+    package_data={"mrcnn.serving": ["static/*.html"]},
     python_requires=">=3.10",
     install_requires=REQUIREMENTS,
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout", "nbclient", "nbformat", "ipykernel"],
+        "test": ["pytest>=7", "pytest-timeout", "nbclient", "nbformat", "ipykernel",
+                 # mrcnn serve: HTTP client and the browser test (Debian's chromium)
+                 "requests>=2.31", "selenium>=4.20"],
         # The GPU build replaces the CPU wheel; install with --no-deps on
         # tensorflow-cpu if both end up present.
         "gpu": ["tensorflow[and-cuda]==2.21.0"],
