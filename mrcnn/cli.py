@@ -6,6 +6,7 @@
     mrcnn evaluate --dataset PATH [--weights last] [--subset val|test|train] [--limit N] [--out DIR]
     mrcnn predict  --images DIR|GLOB --out DIR [--format coco|labelme] [--weights last]
     mrcnn splash   --image FILE | --video FILE [--out FILE] [--weights last]
+    mrcnn serve    --model EXPORT_DIR | --weights last|PATH [--host 127.0.0.1 --port 8080]
     mrcnn validate <dataset> [--plot stats.png]
     mrcnn split    <annotations> --val 0.2 --seed 0
 
@@ -280,10 +281,29 @@ def add_splash_command(subparsers, project=None):
     return parser
 
 
+def add_serve_command(subparsers, project=None):
+    parser = add_model_command(
+        subparsers, "serve", "HTTP service: POST /v1/predict (JSON detections) and a web page at /",
+        "Serve an exported model (--model) or a checkpoint (--weights, default last) over HTTP "
+        "until SIGTERM or Ctrl+C: POST /v1/predict, GET /healthz, and a web page at /.",
+        "last", project)
+    parser.set_defaults(weights=None)  # "last" unless --model is given
+    parser.add_argument("--model", metavar="EXPORT_DIR", help="a folder written by `mrcnn export`")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (8080; 0 picks a free one)")
+    parser.add_argument("--max-upload-mb", type=_number_type(float, lambda v: v > 0, "> 0"),
+                        default=20.0, metavar="N", help="largest upload accepted, MB (20)")
+    parser.add_argument("--max-pixels", type=positive_int, default=50_000_000, metavar="N",
+                        help="largest image accepted, width x height (50000000)")
+    parser.add_argument("--threads", type=positive_int, default=4,
+                        help="request threads (4); the model runs one request at a time")
+    return parser
+
+
 # --- entry point ------------------------------------------------------------------
 
 COMMANDS = [add_train_command, add_evaluate_command, add_predict_command, add_splash_command,
-            add_validate_command, add_split_command]
+            add_serve_command, add_validate_command, add_split_command]
 
 
 def build_parser(project=None):
@@ -323,7 +343,7 @@ def import_tensorflow_quietly():
             os.close(saved)
 
 
-MODEL_COMMANDS = ("train", "evaluate", "predict", "splash")
+MODEL_COMMANDS = ("train", "evaluate", "predict", "splash", "serve")
 
 
 def main(argv=None, config_class=None, dataset_loader=None, inference_config_class=None,
