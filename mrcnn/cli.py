@@ -4,7 +4,7 @@
                    [--logs DIR] [--epochs N] [--layers heads|3+|4+|5+|all] [--set KEY=VALUE ...]
                    [--augment [PRESET]] [--val-fraction 0.2 --seed 0 | --val-dataset PATH]
     mrcnn evaluate --dataset PATH [--weights last] [--subset val|test|train] [--limit N] [--out DIR]
-    mrcnn predict  --images DIR|GLOB --out DIR [--format coco|labelme] [--weights last]
+    mrcnn predict  (--images DIR|GLOB | --video FILE) --out DIR [--format coco|labelme] [--weights last]
     mrcnn splash   --image FILE | --video FILE [--out FILE] [--weights last]
     mrcnn serve    --model EXPORT_DIR | --weights last|PATH [--host 127.0.0.1 --port 8080]
     mrcnn validate <dataset> [--plot stats.png]
@@ -260,11 +260,16 @@ def add_evaluate_command(subparsers, project=None):
 
 def add_predict_command(subparsers, project=None):
     parser = add_model_command(
-        subparsers, "predict", "detect on image files: drawings + COCO results, or LabelMe JSONs",
+        subparsers, "predict", "detect on image files or a video: drawings + COCO results, "
+        "LabelMe JSONs, or a drawn MP4 + JSON lines",
         "Detect on images. --format coco: <out>/<stem>.png drawings and coco_results.json; "
         "--format labelme: <out>/<stem>.json polygons to correct in labelme (model-assisted "
-        "annotation).", "last", project)
-    parser.add_argument("--images", required=True, metavar="DIR|GLOB", help="a folder, a glob or a file")
+        "annotation). Images that cannot be read are named and skipped (exit code 1). "
+        "--video: <out>/<stem>.mp4 with every frame drawn and <out>/<stem>.jsonl, one line "
+        "of detections per frame.", "last", project)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", metavar="DIR|GLOB", help="a folder, a glob or a file")
+    source.add_argument("--video", metavar="FILE", help="a video file (anything OpenCV reads)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--format", choices=["coco", "labelme"], default="coco", help="output format")
     return parser
@@ -276,8 +281,9 @@ def add_splash_command(subparsers, project=None):
         "matterport's colour splash: detected objects in colour, the rest grey.", "last", project)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--image", metavar="FILE", help="an image file")
-    source.add_argument("--video", metavar="FILE", help="a video file (written as MJPG .avi)")
-    parser.add_argument("--out", metavar="FILE", help="output file (default splash_<time>.png/.avi)")
+    source.add_argument("--video", metavar="FILE", help="a video file (anything OpenCV reads)")
+    parser.add_argument("--out", metavar="FILE", help="output file (default splash_<time>.png/.avi); "
+                                                     "a video's extension picks .avi (MJPG) or .mp4")
     return parser
 
 

@@ -7,9 +7,12 @@ parses the command line and hands the parsed arguments over.
     session.py   --weights resolution, the model, class names
     train.py     staged training (Config.TRAINING_SCHEDULE)
     evaluate.py  COCO metrics and matterport's mAP@0.5 on the val/test part
-    predict.py   detections on image files: PNGs + COCO results, or LabelMe JSONs
+    predict.py   detections on image files (PNGs + COCO results, or LabelMe JSONs)
+                 or on a video (drawn MP4 + JSON lines)
     labelme.py   masks -> LabelMe polygon shapes (model-assisted annotation)
     splash.py    matterport's colour splash on an image or a video
+    export.py    a checkpoint as a SavedModel (mrcnn.export)
+    video.py     video files in and out (OpenCV), the MP4 codec, the frame loop
 """
 
 

@@ -1,26 +1,44 @@
-"""`predict`: run a checkpoint on image files.
+"""`predict`: run a checkpoint on image files or on a video.
 
-    --format coco (default): <out>/<image stem>.png with the detections drawn,
-        <out>/coco_results.json (COCO results: image_id, category_id, bbox,
-        score, RLE segmentation) and <out>/coco_images.json (the "images" and
-        "categories" those ids refer to, so that
+    --images, --format coco (default): <out>/<image stem>.png with the
+        detections drawn, <out>/coco_results.json (COCO results: image_id,
+        category_id, bbox, score, RLE segmentation) and <out>/coco_images.json
+        (the "images" and "categories" those ids refer to, so that
         COCO("coco_images.json").loadRes("coco_results.json") works).
-    --format labelme: <out>/<image stem>.json per image, LabelMe polygons
-        that labelme opens (put them beside the images: --out = the image
-        folder) and that `read_dataset` reads back.
+    --images, --format labelme: <out>/<image stem>.json per image, LabelMe
+        polygons that labelme opens (put them beside the images: --out = the
+        image folder) and that `read_dataset` reads back.
+    --video: <out>/<video stem>.mp4, every frame with the detections drawn
+        (mrcnn.commands.video says which codec), and <out>/<video stem>.jsonl,
+        one JSON object per frame:
+        {"frame": index from 0, "time": seconds from the start,
+         "detections": [{"class_id", "class_name", "score",
+                         "bbox": [x, y, width, height] pixels,
+                         "segmentation": COCO RLE {"size": [H, W], "counts"}}]}
+        (bbox and segmentation as in coco_results.json;
+        pycocotools.mask.decode(segmentation) gives the bool mask [H, W]).
+
+An image that cannot be read is named with what is wrong and skipped; the
+others' results are written and the exit code is 1 (2 when none could be read).
 """
 import glob
+import json
 import os
+import sys
 
-from mrcnn.coco_eval import results_to_coco, run_detection, write_coco_results
+from mrcnn.coco_eval import encode_mask, results_to_coco, write_coco_results
 from mrcnn.commands import UsageError
 from mrcnn.commands.labelme import labelme_document, write_labelme
 from mrcnn.commands.project import class_names_of
 from mrcnn.commands.session import configure, load_model
+from mrcnn.commands.video import VideoFrames, transform_video
 from mrcnn.data.dataset import Dataset
+from mrcnn.data.errors import DatasetError
 from mrcnn.data.image_files import image_size
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# mrcnn.cli's EXIT_PROBLEMS (commands do not import the CLI): some images failed.
+EXIT_SOME_FAILED = 1
 
 
 def list_images(spec):
@@ -43,15 +61,22 @@ class ImageFilesDataset(Dataset):
 
     image_info: "path", "height", "width" (from the file header, EXIF
     orientation applied as load_image does).
+    unreadable: [(path, message)] of the files whose header could not be
+    read; they are not added.
     """
 
     def load_files(self, paths, class_names):
         """paths: image files. class_names: ["BG", ...] (so that results
         name their classes). Returns self, prepared."""
+        self.unreadable = []
         for class_id, name in enumerate(class_names[1:], 1):
             self.add_class("predict", class_id, name)
         for path in paths:
-            height, width = image_size(path)
+            try:
+                height, width = image_size(path)
+            except DatasetError as e:
+                self.unreadable.append((path, str(e)))
+                continue
             self.add_image("predict", image_id=path, path=path, height=height, width=width)
         self.prepare()
         return self
@@ -68,28 +93,57 @@ def _stems(paths):
     return names
 
 
-def coco_images_header(dataset, out_dir):
-    """{"images", "categories"} of a predict run (image ids = internal ids)."""
+def coco_images_header(dataset, out_dir, image_ids=None):
+    """{"images", "categories"} of a predict run (image ids = internal ids):
+    the images of `image_ids` (default all)."""
+    ids = dataset.image_ids if image_ids is None else image_ids
     images = [{"id": int(i), "file_name": os.path.relpath(dataset.image_info[i]["path"], out_dir),
                "height": dataset.image_info[i]["height"], "width": dataset.image_info[i]["width"]}
-              for i in dataset.image_ids]
+              for i in ids]
     categories = [{"id": i, "name": name} for i, name in enumerate(dataset.class_names) if i]
     return {"images": images, "categories": categories}
 
 
+def _count(counts, result, class_names):
+    for class_id in result["class_ids"]:
+        counts[class_names[class_id]] = counts.get(class_names[class_id], 0) + 1
+
+
+def _found(counts):
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "nothing"
+
+
+def _skipped(message, write=None):
+    """One line on stderr per image that is left out (through tqdm.write
+    while a progress bar is drawn)."""
+    line = f"predict: skipped {message}"
+    if write is None:
+        print(line, file=sys.stderr)
+    else:
+        write(line, file=sys.stderr)
+
+
 def run_predict(args, project):
     """Predict; returns the exit code."""
-    import json
+    if args.video:
+        return predict_video(args, project)
+    return predict_images(args, project)
 
+
+def predict_images(args, project):
+    """--images: drawings + COCO results, or LabelMe JSONs. Returns the exit
+    code: 0, or 1 when some images could not be read."""
     from PIL import Image
+    from tqdm.auto import tqdm
 
     from mrcnn.visualize import draw_instances
 
     files = list_images(args.images)
-    stems = _stems(files)
+    stem_of = dict(zip(files, _stems(files)))
     if args.format != "labelme":
         inputs = {os.path.abspath(f) for f in files}
-        clash = [s for s in stems if os.path.abspath(os.path.join(args.out, s + ".png")) in inputs]
+        clash = [s for s in stem_of.values()
+                 if os.path.abspath(os.path.join(args.out, s + ".png")) in inputs]
         if clash:
             raise UsageError(f"--out {args.out}: the drawings would overwrite the input image "
                              f"{clash[0]}.png; choose another --out")
@@ -97,24 +151,104 @@ def run_predict(args, project):
     config.validate()
     class_names = class_names_of(config)
     dataset = ImageFilesDataset().load_files(files, class_names)
+    failed = [p for p, _ in dataset.unreadable]
+    for _, message in dataset.unreadable:
+        _skipped(message)
+    if not len(dataset.image_ids):
+        raise DatasetError(f"--images {args.images}: no image could be read ({len(files)} files, "
+                           "named above)")
     model, _ = load_model("inference", config, args, path)
     os.makedirs(args.out, exist_ok=True)
-    coco_results, counts = [], {}
-    for image_id, image, result in run_detection(model.detect, dataset, list(dataset.image_ids),
-                                                 batch_size=1, desc="predict"):
-        for class_id in result["class_ids"]:
-            counts[class_names[class_id]] = counts.get(class_names[class_id], 0) + 1
+    coco_results, counts, done = [], {}, []
+    for image_id in tqdm(list(dataset.image_ids), desc="predict", unit="img"):
+        image_path = dataset.image_info[image_id]["path"]
+        try:
+            image = dataset.load_image(image_id)
+        except (DatasetError, OSError) as e:
+            # Pillow finds a truncated file only when decoding it.
+            _skipped(e, tqdm.write)
+            failed.append(image_path)
+            continue
+        result = model.detect([image])[0]
+        _count(counts, result, class_names)
         if args.format == "labelme":
-            document = labelme_document(result, class_names, files[image_id], image.shape, args.out)
-            write_labelme(os.path.join(args.out, stems[image_id] + ".json"), document)
+            document = labelme_document(result, class_names, image_path, image.shape, args.out)
+            write_labelme(os.path.join(args.out, stem_of[image_path] + ".json"), document)
         else:
             drawn = draw_instances(image, result, class_names)
-            Image.fromarray(drawn).save(os.path.join(args.out, stems[image_id] + ".png"))
+            Image.fromarray(drawn).save(os.path.join(args.out, stem_of[image_path] + ".png"))
             coco_results.extend(results_to_coco(dataset, [image_id], [result]))
+        done.append(image_id)
+    if not done:
+        raise DatasetError(f"--images {args.images}: no image could be read ({len(files)} files, "
+                           "named above)")
     if args.format != "labelme":
         write_coco_results(os.path.join(args.out, "coco_results.json"), coco_results)
         with open(os.path.join(args.out, "coco_images.json"), "w", encoding="utf-8") as f:
-            json.dump(coco_images_header(dataset, args.out), f)
-    found = ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "nothing"
-    print(f"{len(files)} images: {found}; {args.format} output in {args.out}")
+            json.dump(coco_images_header(dataset, args.out, done), f)
+    read = f"{len(done)} of {len(files)} images" if failed else f"{len(files)} images"
+    print(f"{read}: {_found(counts)}; {args.format} output in {args.out}")
+    if failed:
+        names = ", ".join(os.path.basename(p) for p in failed[:5]) + (", ..." if len(failed) > 5 else "")
+        print(f"{len(failed)} image{'s' if len(failed) > 1 else ''} failed and "
+              f"{'were' if len(failed) > 1 else 'was'} skipped: {names}")
+        return EXIT_SOME_FAILED
+    return 0
+
+
+def frame_detections(result, class_names):
+    """A detect() result as the JSON-ready detections of one frame.
+
+    result: "rois" int [N, (y1, x1, y2, x2)], "class_ids" [N], "scores" [N],
+        "masks" bool [H, W, N].
+    Returns: [{"class_id", "class_name", "score", "bbox": [x, y, w, h],
+    "segmentation": COCO RLE}] in the result's order.
+    """
+    detections = []
+    for i, class_id in enumerate(result["class_ids"]):
+        y1, x1, y2, x2 = (float(v) for v in result["rois"][i])
+        detections.append({"class_id": int(class_id), "class_name": class_names[int(class_id)],
+                           "score": float(result["scores"][i]), "bbox": [x1, y1, x2 - x1, y2 - y1],
+                           "segmentation": encode_mask(result["masks"][..., i])})
+    return detections
+
+
+def predict_video(args, project):
+    """--video: <out>/<stem>.mp4 drawn and <out>/<stem>.jsonl. Returns 0."""
+    from mrcnn.visualize import draw_instances
+
+    if args.format == "labelme":
+        raise UsageError("--format labelme: LabelMe JSONs are written for --images only; "
+                         "--video writes a drawn MP4 and a JSON line per frame")
+    stem = os.path.splitext(os.path.basename(args.video))[0]
+    video_out = os.path.join(args.out, stem + ".mp4")
+    jsonl_out = os.path.join(args.out, stem + ".jsonl")
+    if os.path.abspath(video_out) == os.path.abspath(args.video):
+        raise UsageError(f"--out {args.out}: the drawn video would overwrite the input "
+                         f"{args.video}; choose another --out")
+    # Opened now: a file OpenCV cannot read fails before the model is built.
+    with VideoFrames(args.video) as video:
+        config, path, _ = configure(project, args, "inference")
+        config.validate()
+        class_names = class_names_of(config)
+        model, _ = load_model("inference", config, args, path)
+        os.makedirs(args.out, exist_ok=True)
+        counts = {}
+        with open(jsonl_out, "w", encoding="utf-8") as lines:
+            def draw(index, seconds, frame):
+                result = model.detect([frame])[0]
+                _count(counts, result, class_names)
+                record = {"frame": index, "time": round(seconds, 6),
+                          "detections": frame_detections(result, class_names)}
+                lines.write(json.dumps(record) + "\n")
+                return draw_instances(frame, result, class_names)
+
+            try:
+                run = transform_video(video, video_out, draw, desc="predict")
+            except DatasetError:
+                lines.close()
+                os.remove(jsonl_out)  # no frame: an empty file would look like a result
+                raise
+    print(f"{run.summary()}: {_found(counts)}")
+    print(f"Drawn video: {video_out}; detections per frame: {jsonl_out}")
     return 0

@@ -4,15 +4,15 @@ frame of a video.
 
 Output names follow matterport, in the current folder unless --out says
 otherwise: `splash_<YYYYmmddTHHMMSS>.png` for an image,
-`splash_<YYYYmmddTHHMMSS>.avi` (MJPG) for a video.
+`splash_<YYYYmmddTHHMMSS>.avi` (MJPG) for a video. A video --out picks its
+container by extension: .avi (MJPG) or .mp4 (see mrcnn.commands.video).
 """
 import datetime
 import os
 
-import numpy as np
-
 from mrcnn.commands import UsageError
 from mrcnn.commands.session import configure, load_model
+from mrcnn.commands.video import VideoFrames, container_of, transform_video
 from mrcnn.visualize import color_splash
 
 
@@ -32,44 +32,33 @@ def splash_image(model, image_path, out_path):
     return out_path, int(result["masks"].shape[-1])
 
 
-def splash_video(model, video_path, out_path, progress=True):
-    """Splash every frame of a video into an MJPG AVI at the same frame rate.
-    Returns (out_path, number of frames)."""
-    import cv2
-    from tqdm.auto import tqdm
+def splash_video(model, video, out_path, progress=True):
+    """Splash every frame of a video at its frame rate.
 
-    capture = cv2.VideoCapture(video_path)
-    if not capture.isOpened():
-        raise UsageError(f"--video {video_path}: OpenCV cannot open it as a video")
-    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    writer = cv2.VideoWriter(out_path, cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
-    frames = 0
-    try:
-        with tqdm(total=total, desc="splash", unit="frame", disable=not progress) as bar:
-            while True:
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                # OpenCV frames are BGR; the model and the splash work in RGB.
-                image = np.ascontiguousarray(frame[..., ::-1])
-                result = model.detect([image])[0]
-                writer.write(np.ascontiguousarray(color_splash(image, result["masks"])[..., ::-1]))
-                frames += 1
-                bar.update(1)
-    finally:
-        capture.release()
-        writer.release()
-    return out_path, frames
+    video: a VideoFrames (or a path). out_path: .avi (MJPG) or .mp4.
+    Returns: a VideoRun (frames, seconds, fps).
+    """
+    if not isinstance(video, VideoFrames):
+        video = VideoFrames(video)
+
+    def splash(index, seconds, frame):
+        return color_splash(frame, model.detect([frame])[0]["masks"])
+
+    with video:
+        return transform_video(video, out_path, splash, desc="splash", progress=progress)
 
 
 def run_splash(args, project):
     """Splash; returns the exit code."""
-    source = args.image or args.video
-    if not os.path.isfile(source):
-        raise UsageError(f"--{'image' if args.image else 'video'} {source}: no such file")
+    video = None
+    if args.image:
+        if not os.path.isfile(args.image):
+            raise UsageError(f"--image {args.image}: no such file")
+    else:
+        out = args.out or default_output("avi")
+        container_of(out)
+        # Open it now: a file OpenCV cannot read fails before the model is built.
+        video = VideoFrames(args.video)
     config, path, _ = configure(project, args, "inference")
     config.validate()
     model, _ = load_model("inference", config, args, path)
@@ -77,6 +66,6 @@ def run_splash(args, project):
         out, n = splash_image(model, args.image, args.out or default_output("png"))
         print(f"Splash of {n} instances saved to {out}")
     else:
-        out, n = splash_video(model, args.video, args.out or default_output("avi"))
-        print(f"Splash of {n} frames saved to {out}")
+        run = splash_video(model, video, out)
+        print(f"Splash of {run.summary()} saved to {out}")
     return 0

@@ -9,6 +9,8 @@ import logging
 
 import numpy as np
 
+from mrcnn.data.errors import DatasetError
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,18 +19,27 @@ def read_image_file(path):
 
     Returns: uint8 [H, W, 3]. Grey images are stacked to three channels and an
     alpha channel is dropped. Pillow's decompression-bomb check stays on.
+    Raises FileNotFoundError for a missing file and `DatasetError` (kind
+    "unreadable_image", naming the file) for one that does not decode.
     """
     from PIL import Image
 
-    with Image.open(path) as img:
-        img = _apply_exif_orientation(img)
-        if img.mode in ("I;16", "I;16B", "I", "F"):
-            array = np.asarray(img, dtype=np.float32)
-            top = array.max() if array.size else 0
-            array = (array * (255.0 / top)).astype(np.uint8) if top > 0 else array.astype(np.uint8)
-            return np.stack([array] * 3, axis=-1)
-        img = img.convert("RGB")
-        return np.asarray(img, dtype=np.uint8).copy()
+    try:
+        with Image.open(path) as img:
+            img = _apply_exif_orientation(img)
+            if img.mode in ("I;16", "I;16B", "I", "F"):
+                array = np.asarray(img, dtype=np.float32)
+                top = array.max() if array.size else 0
+                array = (array * (255.0 / top)).astype(np.uint8) if top > 0 else array.astype(np.uint8)
+                return np.stack([array] * 3, axis=-1)
+            img = img.convert("RGB")
+            return np.asarray(img, dtype=np.uint8).copy()
+    except FileNotFoundError:
+        raise  # names the file already; `validate` counts it as a missing image
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        # Pillow's decoding errors ("image file is truncated") do not say which file.
+        raise DatasetError(f"{path}: cannot read the image ({e}). Replace or remove the file.",
+                           kind="unreadable_image", file=path) from e
 
 
 def _apply_exif_orientation(img):
