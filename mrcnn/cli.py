@@ -28,8 +28,11 @@ from mrcnn.commands import UsageError
 from mrcnn.commands.project import Project
 from mrcnn.config import ConfigError
 from mrcnn.data.errors import DatasetError
+from mrcnn.errors import TrainingDiverged, WeightsFileError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_FAILED = 0, 1, 2
+# What a shell reports for a process ended by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 # --- shared dataset arguments ------------------------------------------------
@@ -164,6 +167,7 @@ score = _number_type(float, lambda v: 0 <= v <= 1, "in [0, 1]")
 
 def layers_value(text):
     """argparse type: a `layers=` name (heads, 3+, 4+, 5+, all) or a regex."""
+    from mrcnn.training.layers import check_layer_selection
     from mrcnn.training.schedule import check_schedule
 
     try:
@@ -171,6 +175,13 @@ def layers_value(text):
     except ConfigError:
         raise argparse.ArgumentTypeError(f"{text!r} is neither heads, 3+, 4+, 5+, all nor a "
                                          "regular expression of layer names") from None
+    try:
+        # Refused here, before a network is built (names of the largest backbone).
+        check_layer_selection(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} matches no layer of the network; use heads, "
+                                         "3+, 4+, 5+, all or a regex such as 'res5.*|mrcnn_.*'"
+                                         ) from None
     return text
 
 
@@ -382,9 +393,13 @@ def main(argv=None, config_class=None, dataset_loader=None, inference_config_cla
         return int(args.func(args) or EXIT_OK)
     except (UsageError, ConfigError) as e:
         args._parser.error(str(e))
-    except (DatasetError, OSError) as e:
+    except (DatasetError, OSError, WeightsFileError, TrainingDiverged) as e:
         print(f"{project.prog} {args.command}: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        # `train` catches it itself to say where the run can continue from.
+        print(f"{project.prog} {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         # main() also runs in-process (samples, tests): leave logging as it was.
         for name, level in levels.items():
@@ -396,6 +411,9 @@ def _prepare_model_command(args, project):
     level: train shows Keras' progress bar and mrcnn's INFO lines (the model
     logs at INFO what matterport printed)."""
     args.logs = os.path.abspath(args.logs or project.default_logs)
+    if os.path.exists(args.logs) and not os.path.isdir(args.logs):
+        raise UsageError(f"--logs {args.logs}: is a file; give the folder of the training runs "
+                         "(it is created when missing)")
     args.reader_options = dataset_options(args) if hasattr(args, "image_dir") else {}
     if not args.verbose:
         import_tensorflow_quietly()

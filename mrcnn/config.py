@@ -33,6 +33,79 @@ class ConfigError(ValueError):
     """A setting is impossible; the message names the field and what to do."""
 
 
+def _finite_number(value):
+    """True for an int or float (Python or numpy) that is finite; bool is no number."""
+    return (not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.number))
+            and bool(np.isfinite(value)))
+
+
+def _int_at_least(low, optional=False):
+    def check(value):
+        if optional and value is None:
+            return True
+        return (not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
+                and value >= low)
+    return check, f"an integer >= {low}" + (" (or None)" if optional else "")
+
+
+def _number_in(low, high, low_open=False, high_open=False, optional=False):
+    def check(value):
+        if optional and value is None:
+            return True
+        if not _finite_number(value):
+            return False
+        above = value > low if low_open else value >= low
+        below = high is None or (value < high if high_open else value <= high)
+        return above and below
+    interval = (f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+                if high is not None else f"{'>' if low_open else '>='} {low}")
+    text = f"a number {'in ' if high is not None else ''}{interval}"
+    return check, text + (" (or None)" if optional else "")
+
+
+# The numeric settings: (check, what it must be). Config.validate checks
+# their types and ranges before anything else uses them, so that a --set
+# value of the wrong type (IMAGE_MIN_DIM=abc, LEARNING_RATE=fast) or range
+# (IMAGE_MIN_DIM=-5) is named before a network is built.
+NUMERIC_SETTINGS = {
+    "GPU_COUNT": _int_at_least(1),
+    "IMAGES_PER_GPU": _int_at_least(1),
+    "STEPS_PER_EPOCH": _int_at_least(1),
+    "VALIDATION_STEPS": _int_at_least(1),
+    "IMAGE_MAX_DIM": _int_at_least(1),
+    # 0/None: no minimum (matterport's resize_image skips it).
+    "IMAGE_MIN_DIM": _int_at_least(0, optional=True),
+    "IMAGE_MIN_SCALE": _number_in(0, None, optional=True),
+    "IMAGE_CHANNEL_COUNT": _int_at_least(1),
+    "RPN_ANCHOR_STRIDE": _int_at_least(1),
+    "RPN_TRAIN_ANCHORS_PER_IMAGE": _int_at_least(2),
+    "PRE_NMS_LIMIT": _int_at_least(1),
+    "POST_NMS_ROIS_TRAINING": _int_at_least(1),
+    "POST_NMS_ROIS_INFERENCE": _int_at_least(1),
+    "TRAIN_ROIS_PER_IMAGE": _int_at_least(1),
+    "POOL_SIZE": _int_at_least(1),
+    "MASK_POOL_SIZE": _int_at_least(1),
+    "MAX_GT_INSTANCES": _int_at_least(1),
+    "DETECTION_MAX_INSTANCES": _int_at_least(1),
+    "RPN_NMS_THRESHOLD": _number_in(0, 1, low_open=True),
+    "DETECTION_NMS_THRESHOLD": _number_in(0, 1, low_open=True),
+    "DETECTION_MIN_CONFIDENCE": _number_in(0, 1),
+    "ROI_POSITIVE_RATIO": _number_in(0, 1, low_open=True),
+    "LEARNING_RATE": _number_in(0, None, low_open=True),
+    "LEARNING_MOMENTUM": _number_in(0, 1, high_open=True),
+    "WEIGHT_DECAY": _number_in(0, None),
+    "GRADIENT_CLIP_NORM": _number_in(0, None, low_open=True, optional=True),
+    "LEARNING_RATE_WARMUP_STEPS": _int_at_least(0, optional=True),
+    "DATA_WORKERS": _int_at_least(0),
+    "BN_STATISTICS_BATCHES": _int_at_least(0),
+    "EVAL_EVERY_EPOCHS": _int_at_least(0),
+    "EVAL_LIMIT": _int_at_least(1, optional=True),
+    "TENSORBOARD_IMAGES": _int_at_least(0),
+}
+# YAML 1.1 reads 1e-3 (no dot) as a string: a float setting takes it as the number.
+FLOAT_SETTINGS = {name for name, (_, text) in NUMERIC_SETTINGS.items() if "number" in text}
+
+
 class Config:
     """Base configuration class. For custom configurations, create a
     sub-class that inherits from this one and override properties
@@ -251,6 +324,14 @@ class Config:
     # Threads that prepare training batches beside the model.
     DATA_WORKERS = 2
 
+    # An image that fails to load during training (truncated file, size
+    # that disagrees with its annotation, ...) is replaced by another and
+    # named at the end of the epoch. When more than this share of the
+    # training images has failed, training stops after the epoch (its
+    # checkpoint written) with an error naming them: a few bad files are
+    # noise, many mean the data or its paths are wrong. 1.0 never stops.
+    MAX_UNREADABLE_IMAGES = 0.01
+
     # How many of a run's newest checkpoints keep the optimizer state that
     # `--weights=last` resumes exactly (momentum, Adam's moments); older
     # ones are rewritten with the weights only, which any of them still
@@ -356,6 +437,11 @@ class Config:
                 value = np.array(value, dtype=current.dtype)
             elif isinstance(current, tuple) and isinstance(value, list):
                 value = tuple(value)
+            elif key in FLOAT_SETTINGS and isinstance(value, str):
+                try:
+                    value = float(value)
+                except ValueError:
+                    pass  # validate() names the setting and what it must be
             setattr(self, key, value)
         return self
 
@@ -400,6 +486,10 @@ class Config:
         def fail(field, message):
             raise ConfigError(f"{type(self).__name__}.{field}: {message}")
 
+        for field, (check, requirement) in NUMERIC_SETTINGS.items():
+            value = getattr(self, field, None)
+            if not check(value):
+                fail(field, f"is {value!r}; it must be {requirement}")
         if not isinstance(self.NUM_CLASSES, (int, np.integer)) or self.NUM_CLASSES < 2:
             fail("NUM_CLASSES", f"is {self.NUM_CLASSES!r}; it counts the background too, "
                  "so one object class needs NUM_CLASSES = 2")
@@ -407,9 +497,6 @@ class Config:
             fail("BACKBONE", f"is {self.BACKBONE!r}; use one of {BACKBONES}")
         if self.IMAGE_RESIZE_MODE not in RESIZE_MODES:
             fail("IMAGE_RESIZE_MODE", f"is {self.IMAGE_RESIZE_MODE!r}; use one of {RESIZE_MODES}")
-        for field in ("GPU_COUNT", "IMAGES_PER_GPU", "STEPS_PER_EPOCH"):
-            if int(getattr(self, field)) < 1:
-                fail(field, f"is {getattr(self, field)!r}; it must be at least 1")
         if self.IMAGE_RESIZE_MODE in ("square",):
             side = self.IMAGE_MAX_DIM
             if side % 64:
@@ -448,6 +535,9 @@ class Config:
                  f"IMAGE_CHANNEL_COUNT={self.IMAGE_CHANNEL_COUNT}")
         if not 0 <= self.DETECTION_MIN_CONFIDENCE <= 1:
             fail("DETECTION_MIN_CONFIDENCE", "must be between 0 and 1")
+        if not 0 <= self.MAX_UNREADABLE_IMAGES <= 1:
+            fail("MAX_UNREADABLE_IMAGES", f"is {self.MAX_UNREADABLE_IMAGES!r}; it is a share of "
+                 "the training images, between 0 and 1")
         missing = set(LOSS_NAMES) - set(self.LOSS_WEIGHTS)
         if missing:
             fail("LOSS_WEIGHTS", f"lacks {sorted(missing)}")

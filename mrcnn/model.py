@@ -38,7 +38,12 @@ from mrcnn.modeling.network import build_inference_graph, build_training_graph
 from mrcnn.modeling.precision import dtype_policy
 from mrcnn.training import resume
 from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
-from mrcnn.training.callbacks import AugmentationSummary, EpochCheckpoint, LearningRateLogger
+from mrcnn.training.callbacks import (
+    AugmentationSummary,
+    EpochCheckpoint,
+    LearningRateLogger,
+    StopOnNonFiniteLoss,
+)
 from mrcnn.training.checkpoints import continued_run, create_run_dir, find_last_checkpoint
 from mrcnn.training.distribute import distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNTrainingModel
@@ -373,6 +378,9 @@ class MaskRCNN:
             augmentation (kept for compatibility; not used).
 
         Returns: the keras History of this call.
+        Raises mrcnn.errors.TrainingDiverged at the first NaN/inf loss, or
+        when an epoch ends with non-finite weights (never checkpointed): the
+        message names the step, the batch's images and the last checkpoint.
         """
         assert self.mode == "training", "Create model in training mode."
         config = self.config
@@ -410,6 +418,8 @@ class MaskRCNN:
         # Callbacks: the learning rate (and the share of instances that
         # augmentation lost) are added to the logs before TensorBoard writes them.
         callbacks = [
+            # First: a NaN loss stops fit() before any other callback logs it.
+            StopOnNonFiniteLoss(self, train_generator),
             LearningRateLogger(),
             *([AugmentationSummary()] if augmentation is not None else []),
             keras.callbacks.TensorBoard(log_dir=self.log_dir, histogram_freq=0,

@@ -27,6 +27,8 @@ import urllib.request
 import h5py
 import numpy as np
 
+from mrcnn.errors import WeightsFileError
+
 logger = logging.getLogger(__name__)
 
 LAYOUT_MATTERPORT = "matterport"
@@ -82,9 +84,9 @@ def _weights_root(h5, path):
     if "model_weights" in h5 and "layer_names" in h5["model_weights"].attrs:
         return h5["model_weights"]
     if "layers" in h5 or "vars" in h5:
-        raise ValueError(f"{path} is a Keras 3 `.weights.h5` file, which holds no layer names; "
+        raise WeightsFileError(f"{path} is a Keras 3 `.weights.h5` file, which holds no layer names; "
                          "load it into the identical model with model.keras_model.load_weights()")
-    raise ValueError(f"{path}: not a Keras-2 HDF5 weights file (no 'layer_names' attribute); "
+    raise WeightsFileError(f"{path}: not a Keras-2 HDF5 weights file (no 'layer_names' attribute); "
                      "expected mask_rcnn_coco.h5, a keras.applications ResNet file or a "
                      "checkpoint of this project")
 
@@ -275,12 +277,13 @@ def load_weights_h5(model, path, by_name=True, exclude=None):
     """
     path = os.fspath(path)
     exclude = set(exclude or [])
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as e:
-        raise ValueError(f"{path}: cannot be read as an HDF5 weight file ({e})") from e
-    with h5:
-        stored = read_layer_weights(h5)
+    with open_weights_file(path) as h5:
+        try:
+            stored = read_layer_weights(h5)
+        except (OSError, KeyError, RuntimeError) as e:
+            # h5py opens a truncated file and fails on its first missing block.
+            raise WeightsFileError(f"{path}: damaged HDF5 weight file, a weight cannot be read "
+                                   f"({e}); copy or download it again") from e
         report = LoadReport(path=path, layout=detect_layout(h5, stored), attrs=_root_attrs(h5))
     if report.layout == LAYOUT_KERAS_APPLICATIONS:
         stored = _rename_keras_applications(stored)
@@ -290,7 +293,7 @@ def load_weights_h5(model, path, by_name=True, exclude=None):
     class_mismatch = (report.file_num_classes is not None and model_classes is not None
                       and report.file_num_classes != model_classes)
 
-    assignments, problems = [], []
+    assignments, problems, loaded_layers = [], [], []
     model_layers = {layer.name: layer for layer in model.layers if layer.weights}
     for name, layer in model_layers.items():
         if name not in stored:
@@ -310,22 +313,113 @@ def load_weights_h5(model, path, by_name=True, exclude=None):
             problems.append(f"{name}: {reason}")
             continue
         assignments += pairs
+        loaded_layers.append(name)
     for name in stored:
         if name not in model_layers:
             report.skipped[name] = "no such layer in this model"
     report.skipped_tensors = sum(len(stored[name]) for name in report.skipped)
     report.width_hints = _width_hints(stored, model_layers, report.skipped)
 
+    _refuse_unrelated_file(report, stored, model_layers, loaded_layers, exclude)
     if not by_name and problems:
         raise ValueError(
             f"{path} ({report.layout} layout) does not fit this model: "
             f"{_shorten(problems, 4)}. Load it with by_name=True to take the layers that fit "
             "(and exclude=[...] to leave some at their initial values)")
+    bad = first_non_finite((v.path, a) for v, a in assignments)
+    if bad:
+        raise WeightsFileError(f"{path}: holds non-finite values (NaN or inf), first in {bad}; "
+                               "it was written by a run that diverged: use an earlier checkpoint")
     for variable, array in assignments:
         variable.assign(array)
     report.loaded = [v.path for v, _ in assignments]
     _log_report(report)
     return report
+
+
+@contextlib.contextmanager
+def open_weights_file(path):
+    """The h5py.File of a weight file open for reading; WeightsFileError
+    naming the file when it is not HDF5 (empty, truncated, another format)."""
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as e:
+        size = os.path.getsize(path) if os.path.isfile(path) else None
+        if size == 0:
+            what = "an empty file"
+        elif "truncated" in str(e):
+            what = f"truncated: {size} bytes, the copy or download stopped early"
+        else:
+            what = f"{size} bytes that are not HDF5"
+        raise WeightsFileError(f"{path}: cannot be read as an HDF5 weight file ({what}: {e}); "
+                               "give mask_rcnn_coco.h5, a keras.applications ResNet file or a "
+                               "checkpoint of this project") from e
+    with h5:
+        yield h5
+
+
+def check_weights_file(path):
+    """Open `path` and read its layer list without loading any array, so that
+    a command refuses a bad --weights file before it builds the network.
+    Raises WeightsFileError naming the file. Returns the number of layers
+    with weights the file lists."""
+    with open_weights_file(path) as h5:
+        root = _weights_root(h5, path)
+        try:
+            names = _str_list(root.attrs["layer_names"])
+            return sum(1 for name in names if len(root[name].attrs.get("weight_names", [])))
+        except (OSError, KeyError, RuntimeError) as e:
+            raise WeightsFileError(f"{path}: damaged HDF5 weight file, its layer list cannot be "
+                                   f"read ({e}); copy or download it again") from e
+
+
+def first_non_finite(named_arrays):
+    """The name of the first array holding NaN or inf, or None.
+
+    named_arrays: iterable of (name, array-like of floats). Integer arrays
+    (counters) are always finite. About 0.2 s for a 250 MB ResNet-101 file.
+    """
+    for name, array in named_arrays:
+        array = np.asarray(array)
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            return name
+    return None
+
+
+# A file that looks like a backbone (ImageNet) or a whole network (COCO,
+# matterport) must fill at least this share of the model's backbone layers
+# that are not excluded; less means another architecture.
+MIN_BACKBONE_SHARE = 0.5
+_BACKBONE_LAYER = re.compile(r"^(conv1|bn_conv1|res\d.*|bn\d.*)$")
+
+
+def _refuse_unrelated_file(report, stored, model_layers, loaded_layers, exclude):
+    """WeightsFileError when the file has nothing for this model: no layer
+    loads although none was excluded or skipped for its class count, or a
+    file with backbone layers fills less than MIN_BACKBONE_SHARE of it."""
+    expected_skips = [name for name, reason in report.skipped.items()
+                      if reason == "excluded" or reason.startswith("class-specific")]
+    backbone = [name for name in model_layers
+                if _BACKBONE_LAYER.match(name) and name not in exclude]
+    file_backbone = [name for name in stored if _BACKBONE_LAYER.match(name)]
+    share = (len([n for n in backbone if n in loaded_layers]) / len(backbone)
+             if backbone else 1.0)
+    if loaded_layers and not (file_backbone and share < MIN_BACKBONE_SHARE):
+        return
+    if not loaded_layers and expected_skips:
+        return
+    with_weights = [name for name, weights in stored.items() if weights]
+    contains = (f"the file holds {len(with_weights)} layers with weights "
+                f"({_shorten(with_weights, 4) or 'none'})")
+    wanted = [name for name in model_layers if name not in exclude]
+    expects = f"this model expects {len(wanted)} ({_shorten(wanted, 4)})"
+    if loaded_layers:
+        fault = (f"fills only {share:.0%} of this model's backbone (at least "
+                 f"{MIN_BACKBONE_SHARE:.0%} expected): another BACKBONE or architecture?")
+    else:
+        fault = "fits no layer of this model"
+    raise WeightsFileError(f"{report.path} ({report.layout} layout) {fault}; {contains}, "
+                           f"{expects}. Give a weight file of this network, or --weights=none")
 
 
 def _width_hints(stored, model_layers, skipped):

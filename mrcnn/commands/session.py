@@ -25,6 +25,10 @@ def check_weights_flag(spec):
     if not os.path.isfile(os.path.expanduser(str(spec))):
         raise UsageError(f"--weights={spec}: no such file; give coco, imagenet, last, none "
                          "or the path of an .h5 weight file")
+    from mrcnn.weights import check_weights_file
+
+    # An unreadable file is named before the network is built.
+    check_weights_file(os.path.expanduser(str(spec)))
 
 
 def weights_file(spec, config, logs):

@@ -7,12 +7,15 @@ otherwise. The effective schedule is stored in the config, which every
 checkpoint saves, so `--weights=last` finishes the same stages.
 """
 import logging
+import os
+import sys
 import time
 
 from mrcnn.commands.datasets import describe_parts, load_parts, problem_lines
 from mrcnn.commands.project import reconcile_classes
 from mrcnn.commands.session import backbone_loaded, configure, load_model
 from mrcnn.training import schedule as schedules
+from mrcnn.training.checkpoints import list_checkpoints
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +35,25 @@ def effective_schedule(config, report, continues_run, layers=None):
         print("No pretrained backbone loaded: every stage trains all layers "
               "(heads alone cannot learn on a random, frozen backbone)")
     return schedules.from_scratch_schedule(config.TRAINING_SCHEDULE)
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def report_interrupt(model, args, project):
+    """One line on stderr for Ctrl-C during training: where the run can be
+    continued from. Returns EXIT_INTERRUPTED."""
+    run_dir = model.log_dir
+    done = [path for epoch, path in list_checkpoints(run_dir, model.config.NAME)
+            if epoch <= model.epoch] if os.path.isdir(run_dir) else []
+    where = f"{project.prog} train: interrupted in epoch {model.epoch + 1}"
+    if done:
+        print(f"{where}; the newest checkpoint is {done[-1]}: continue the run with "
+              f"--weights=last --logs {args.logs} (or --resume {done[-1]})", file=sys.stderr)
+    else:
+        print(f"{where}, before the run's first checkpoint: nothing to continue from "
+              f"in {run_dir}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def run_train(args, project):
@@ -63,11 +85,14 @@ def run_train(args, project):
               "the finished ones included")
         return 0
     start = time.time()
-    for stage in stages:
-        if model.epoch >= stage.end_epoch:
-            continue
-        model.train(parts["train"], parts.get("val"), learning_rate=stage.learning_rate,
-                    epochs=stage.end_epoch, layers=stage.layers)
+    try:
+        for stage in stages:
+            if model.epoch >= stage.end_epoch:
+                continue
+            model.train(parts["train"], parts.get("val"), learning_rate=stage.learning_rate,
+                        epochs=stage.end_epoch, layers=stage.layers)
+    except KeyboardInterrupt:
+        return report_interrupt(model, args, project)
     print(f"Trained to epoch {model.epoch} in {time.time() - start:.0f} s; checkpoints in "
           f"{model.log_dir}")
     return 0

@@ -117,8 +117,9 @@ class DatasetBuilder:
             return None
 
     def check_shape(self, shape, height, width, file, annotation):
-        """Returns the shape, or None when it is degenerate (counted). Points
-        outside the image are counted; the rasteriser clips them."""
+        """Returns the shape, or None when it is degenerate or wholly outside
+        the image (counted). Points outside the image are counted; the
+        rasteriser clips them."""
         reason = degenerate_reason(shape)
         if reason:
             self.problems.add("degenerate_shape", file, annotation, f"{reason}; skipped")
@@ -128,6 +129,14 @@ class DatasetBuilder:
             if outline is not None and outline[0].size:
                 x, y = outline
                 tol = 1e-3  # exporters write 416.00000001 for 416
+                if x.max() <= tol or y.max() <= tol or x.min() >= width - tol or y.min() >= height - tol:
+                    # Clipping would leave no pixel: training would drop it unseen.
+                    self.problems.add(
+                        "outside_image", file, annotation,
+                        f"the shape lies wholly outside the {width}x{height} image (x "
+                        f"{x.min():.1f}..{x.max():.1f}, y {y.min():.1f}..{y.max():.1f}); skipped. "
+                        "Check the annotation's image size and coordinates")
+                    return None
                 if x.min() < -tol or y.min() < -tol or x.max() > width + tol or y.max() > height + tol:
                     self.problems.add(
                         "points_outside", file, annotation,

@@ -28,10 +28,7 @@ def read_image_file(path):
         with Image.open(path) as img:
             img = _apply_exif_orientation(img)
             if img.mode in ("I;16", "I;16B", "I", "F"):
-                array = np.asarray(img, dtype=np.float32)
-                top = array.max() if array.size else 0
-                array = (array * (255.0 / top)).astype(np.uint8) if top > 0 else array.astype(np.uint8)
-                return np.stack([array] * 3, axis=-1)
+                return np.stack([high_depth_to_uint8(img)] * 3, axis=-1)
             img = img.convert("RGB")
             return np.asarray(img, dtype=np.uint8).copy()
     except FileNotFoundError:
@@ -40,6 +37,26 @@ def read_image_file(path):
         # Pillow's decoding errors ("image file is truncated") do not say which file.
         raise DatasetError(f"{path}: cannot read the image ({e}). Replace or remove the file.",
                            kind="unreadable_image", file=path) from e
+
+
+def high_depth_to_uint8(img):
+    """A grey image of more than 8 bits per pixel as uint8 [H, W], scaled by
+    the range of its type, never by its own content (one hot pixel must not
+    darken the whole image): 16-bit modes (I;16, I;16B; 16-bit PNG and TIFF)
+    map 0..65535 to 0..255; mode I (32-bit) takes the 16-bit range when every
+    value fits in it (older Pillow reads 16-bit PNGs as I), else 0..2**31-1;
+    mode F takes 0..1 when every value is in it, else 0..255 (clipped).
+    Negative values become 0.
+    """
+    array = np.asarray(img, dtype=np.float64)
+    top = array.max() if array.size else 0
+    if img.mode.startswith("I;16") or (img.mode == "I" and top <= 65535):
+        full = 65535.0
+    elif img.mode == "I":
+        full = 2.0 ** 31 - 1
+    else:
+        full = 1.0 if top <= 1 else 255.0
+    return np.clip(np.rint(array * (255.0 / full)), 0, 255).astype(np.uint8)
 
 
 def _apply_exif_orientation(img):

@@ -6,6 +6,10 @@ Each JSON has `shapes` (label, points, shape_type, group_id), `imagePath`
 Polygons, rectangles, circles and mask shapes become instances; shapes that
 share a `group_id` and a label make one instance (LabelMe's way to draw an
 object in several pieces). Lines and points have no area and are skipped.
+
+LabelMe's own labels `__ignore__` (regions to ignore) and `_background_`
+(its `labels.txt` convention, skipped by labelme's converters) are never
+classes: their shapes are counted as "ignore_region" and left out.
 """
 import os
 
@@ -17,6 +21,8 @@ from mrcnn.data.jsonfile import load_json
 from mrcnn.data.paths import safe_join
 
 NO_AREA_SHAPES = ("point", "line", "linestrip", "points")
+# Labels labelme's converters (labelme2voc, labelme2coco) treat as no class.
+IGNORE_LABELS = ("__ignore__", "_background_")
 
 
 def is_labelme(data):
@@ -111,6 +117,10 @@ class LabelMeDataset(AnnotatedDataset):
         groups, instances = {}, []
         for index, raw in enumerate(data["shapes"]):
             ref = f"shape {index} ({raw.get('label')!r})"
+            if str(raw.get("label") or "").strip() in IGNORE_LABELS:
+                builder.skip("ignore_region", file, ref, "LabelMe's label for a region to ignore "
+                             "(or the background), not an instance; skipped")
+                continue
             shape, problem = labelme_shape(raw)
             if problem:
                 builder.skip(problem, file, ref, f"shape_type {raw.get('shape_type')!r} "

@@ -169,6 +169,9 @@ class DataGenerator(keras.utils.PyDataset):
         self._lock = threading.Lock()
         self.skipped = 0
         self.skipped_examples = []
+        # {(epoch, batch index): image ids}, replacements of skipped images
+        # included, for messages about a batch (see batch_image_ids).
+        self._batch_ids = {}
 
     def __len__(self):
         return self.steps
@@ -195,7 +198,23 @@ class DataGenerator(keras.utils.PyDataset):
         examples = []
         for image_id in ids:
             examples.append(self._load_with_fallback(int(image_id), rng))
-        return self.collate(examples)
+        batch = self.collate(examples)
+        with self._lock:
+            # image_meta[0] is the id of the image actually loaded.
+            self._batch_ids[(self._epoch, int(index))] = [
+                int(meta[0]) for meta in batch["input_image_meta"]]
+            for key in [k for k in self._batch_ids if k[0] < self._epoch - 1]:
+                del self._batch_ids[key]
+        return batch
+
+    def batch_image_ids(self, index, epoch=None):
+        """The dataset image ids of batch `index` (0-based) of `epoch`
+        (0-based as fit() counts; default the current one), as loaded:
+        list of int, empty when that batch was not made (or is older than
+        the previous epoch)."""
+        epoch = self._epoch if epoch is None else int(epoch)
+        with self._lock:
+            return list(self._batch_ids.get((epoch, int(index)), []))
 
     def _load_with_fallback(self, image_id, rng):
         for attempt in range(10):

@@ -3,11 +3,13 @@ import logging
 import os
 
 import keras
+import numpy as np
 
 from mrcnn.data.augmentation import AUGMENTATION_STATS, describe_augmentation
+from mrcnn.errors import TrainingDiverged
 from mrcnn.training.checkpoints import list_checkpoints, remove_stale_temporaries
 from mrcnn.training.resume import remove_optimizer_state, write_optimizer_state
-from mrcnn.weights import save_weights_h5
+from mrcnn.weights import first_non_finite, save_weights_h5
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
         attrs["mrcnn_data_seed"] = int(self.mrcnn_model.data_seed)
         if self.layers is not None:
             attrs["mrcnn_layers"] = self.layers
+        bad = first_non_finite((w.path, keras.ops.convert_to_numpy(w)) for w in self.model.weights)
+        if bad:
+            # A checkpoint of NaN weights would become --weights=last.
+            raise TrainingDiverged(
+                f"Training diverged: the weights are not finite after epoch {epoch + 1} (first: "
+                f"{bad}); not saved as {os.path.basename(path)}. "
+                + divergence_advice(self.mrcnn_model, self.model, epoch + 1),
+                last_checkpoint=last_good_checkpoint(self.mrcnn_model, epoch + 1),
+                epoch=epoch + 1)
         optimizer = getattr(self.model, "optimizer", None)
         save_weights_h5(self.model, path, attrs=attrs,
                         extra=lambda f: write_optimizer_state(f, optimizer, self.layers))
@@ -113,3 +124,88 @@ class EpochCheckpoint(keras.callbacks.Callback):
             logger.info("Kept the optimizer state in the newest %d checkpoint(s) only "
                         "(OPTIMIZER_STATE_CHECKPOINTS); rewrote %s with the weights alone",
                         keep, ", ".join(os.path.basename(p) for p in removed))
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or inf by raising
+    mrcnn.errors.TrainingDiverged (fit() ends there: no validation, no
+    checkpoint of that epoch). The message names the epoch, the batch, the
+    losses that are not finite, the batch's images, the usual causes and the
+    last checkpoint of the run (all of whose weights are finite: see
+    EpochCheckpoint).
+
+    Keras' TerminateOnNaN only sets stop_training, after which fit() still
+    validates and checkpoints the broken epoch.
+
+    mrcnn_model: the MaskRCNN wrapper (its dataset references, run folder).
+    generator: the training DataGenerator, which records the image ids of
+        each batch (`batch_image_ids`), or None.
+    """
+
+    def __init__(self, mrcnn_model, generator=None):
+        super().__init__()
+        self.mrcnn_model = mrcnn_model
+        self.generator = generator
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        values = {}
+        for name, value in (logs or {}).items():
+            array = np.asarray(keras.ops.convert_to_numpy(value))
+            if array.size == 1:
+                values[name] = float(array.reshape(()))
+        if "loss" not in values or np.isfinite(values["loss"]):
+            return
+        # The logs are the epoch's running means, which turn non-finite
+        # exactly at the first non-finite batch.
+        broken = ", ".join(f"{name}={value:g}" for name, value in sorted(values.items())
+                           if name != "loss" and not np.isfinite(value))
+        images = self._batch_images(batch)
+        where = f"epoch {self._epoch + 1}, batch {batch + 1}"
+        raise TrainingDiverged(
+            f"Training diverged at {where}: the loss is {values['loss']:g}"
+            + (f" ({broken})" if broken else "")
+            + (f"; the batch's images: {', '.join(images)}" if images else "")
+            + ". " + divergence_advice(self.mrcnn_model, self.model, self._epoch),
+            last_checkpoint=last_good_checkpoint(self.mrcnn_model, self._epoch),
+            epoch=self._epoch + 1, batch=batch + 1, image_refs=images)
+
+    def _batch_images(self, batch):
+        if self.generator is None:
+            return []
+        ids = self.generator.batch_image_ids(batch, epoch=self._epoch)
+        dataset = self.generator.dataset
+        return [str(dataset.image_reference(i)) for i in ids]
+
+
+def last_good_checkpoint(mrcnn_model, epochs_done):
+    """The newest checkpoint of the run's folder up to epoch `epochs_done`
+    (later ones belong to a run this one restarted from), or None."""
+    run_dir = mrcnn_model.log_dir
+    if not os.path.isdir(run_dir):
+        return None
+    done = [path for epoch, path in list_checkpoints(run_dir, mrcnn_model.config.NAME)
+            if epoch <= epochs_done]
+    return done[-1] if done else None
+
+
+def divergence_advice(mrcnn_model, keras_model, epochs_done):
+    """What usually makes a loss explode and where to continue from (one
+    sentence-ish string for TrainingDiverged)."""
+    config = mrcnn_model.config
+    optimizer = getattr(keras_model, "optimizer", None)
+    try:
+        learning_rate = f"{float(keras.ops.convert_to_numpy(optimizer.learning_rate)):g}"
+    except (AttributeError, TypeError, ValueError):
+        learning_rate = f"{config.LEARNING_RATE}"
+    last = last_good_checkpoint(mrcnn_model, epochs_done)
+    resume = (f"The last good checkpoint is {last}: continue from it with --weights=last "
+              "(or --resume) after the fix" if last else
+              "No checkpoint of this run was written; start again after the fix")
+    return (f"Usual causes: a learning rate too high (now {learning_rate}; LEARNING_RATE), "
+            "wrong boxes or masks in the annotations (check them with `mrcnn validate`), "
+            f"gradient clipping too loose (GRADIENT_CLIP_NORM={config.GRADIENT_CLIP_NORM}). "
+            f"{resume}.")

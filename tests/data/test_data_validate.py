@@ -92,14 +92,15 @@ def test_degenerate_polygons_and_points_outside(tmp_path):
         via_region(via_polygon([5, 30], [5, 8]), "x"),
         via_region(via_polygon([1, 2, 3], [1, 2, 3]), "x"),
         via_region(via_polygon([5, 70, 20], [5, 8, 45]), "x"),
-        via_region(via_polygon([60, 80, 70], [5, 8, 30]), "x"),  # entirely outside: empty mask
+        via_region(via_polygon([60, 80, 70], [5, 8, 30]), "x"),  # entirely outside: skipped
     ]})
     report, text = _report(path)
     assert report.problems.count("degenerate_shape") == 2
-    assert report.problems.count("points_outside") == 2
-    assert report.problems.count("empty_mask") == 1
+    assert report.problems.count("points_outside") == 1
+    assert report.problems.count("outside_image") == 1
+    assert report.problems.count("empty_mask") == 0
     assert "via.json: a.jpg region 0" in text and "via.json: a.jpg region 1" in text
-    assert "a.jpg region 3" in str(report.problems.examples["empty_mask"][0])
+    assert "a.jpg region 3" in str(report.problems.examples["outside_image"][0])
     assert report.ok  # skipped and clipped: training can go on
 
 
