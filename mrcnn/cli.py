@@ -1,6 +1,7 @@
 """The `mrcnn` command: one entry point shared by all samples.
 
     mrcnn train    --dataset PATH [--config configs/x.yaml] [--weights coco|imagenet|last|none|PATH]
+                   [--resume CHECKPOINT]
                    [--logs DIR] [--epochs N] [--layers heads|3+|4+|5+|all] [--set KEY=VALUE ...]
                    [--augment [PRESET]] [--val-fraction 0.2 --seed 0 | --val-dataset PATH]
     mrcnn evaluate --dataset PATH [--weights last] [--subset val|test|train] [--limit N] [--out DIR]
@@ -190,7 +191,8 @@ def add_model_arguments(parser, weights_default):
     parser.add_argument("--weights", default=weights_default, metavar="coco|imagenet|last|none|PATH",
                         help=f"weights to start from (default {weights_default}): matterport's COCO "
                              "file, the ImageNet backbone, the newest checkpoint of this NAME under "
-                             "--logs (resumed exactly), none, or an .h5 file")
+                             "--logs (train: its run resumed exactly), none, or an .h5 file "
+                             "(train: a new run initialised from it)")
     parser.add_argument("--logs", default=None, metavar="DIR",
                         help="folder of the training runs and checkpoints (default: the project's logs/)")
     parser.add_argument("--config", metavar="YAML", help="settings file, e.g. configs/gns.yaml")
@@ -239,10 +241,18 @@ def add_train_command(subparsers, project=None):
         "Train on a dataset, stage by stage as Config.TRAINING_SCHEDULE says (heads, then all "
         "layers, on pretrained weights; all layers from scratch). A checkpoint per epoch goes to "
         "<logs>/<name><YYYYmmddTHHMM>/.", "none", project, dataset=True)
+    parser.add_argument("--resume", metavar="CHECKPOINT",
+                        help="continue the run of this checkpoint (its folder, epoch count and "
+                             "optimizer), refused when the network or classes differ; "
+                             "--weights=last continues the newest run, --weights=PATH starts a "
+                             "new run from a file")
     parser.add_argument("--epochs", type=positive_int,
                         help="total epochs to reach, finished ones included (default: the schedule's)")
     parser.add_argument("--layers", type=layers_value, help="train these layers for the whole run "
                         "instead of the schedule: heads, 3+, 4+, 5+, all or a regex")
+    parser.add_argument("--ignore-data-errors", action="store_true",
+                        help="train although `mrcnn validate` finds errors in the dataset "
+                             "(what cannot be read is left out)")
     parser.add_argument("--augment", nargs="?", const="default", choices=["default", "none"],
                         help="augment training images: default (flips, scale, brightness) or none")
     add_split_arguments(parser)

@@ -44,7 +44,14 @@ from mrcnn.training.callbacks import (
     LearningRateLogger,
     StopOnNonFiniteLoss,
 )
-from mrcnn.training.checkpoints import continued_run, create_run_dir, find_last_checkpoint
+from mrcnn.training.checkpoints import (
+    continued_run,
+    create_run_dir,
+    find_last_checkpoint,
+    list_checkpoints,
+    read_checkpoint_config,
+)
+from mrcnn.training.data_health import SkippedImagesReport, UnreadableImagesError
 from mrcnn.training.distribute import distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNTrainingModel
 from mrcnn.training.layers import LAYER_REGEX, set_trainable
@@ -191,12 +198,40 @@ class MaskRCNN:
         self.data_seed = random.SystemRandom().getrandbits(62)
         self._set_checkpoint_path()
 
+    def prepare_log_dir(self):
+        """Create the folder this run writes to, before its first epoch, and
+        return it. A new run claims `<model_dir>/<name>YYYYmmddTHHMM` (or a
+        free name of that minute, see create_run_dir). A continued run keeps
+        its folder unless that holds checkpoints after the epoch it
+        continues from (it was restarted from an earlier one): those are
+        kept, and this run writes to a new folder beside it, its epoch count
+        going on from there. So no run ever overwrites another's files.
+        """
+        name = self.config.NAME
+        if self._log_dir_is_ours:
+            later = ([path for epoch, path in list_checkpoints(self.log_dir, name)
+                      if epoch > self.epoch] if os.path.isdir(self.log_dir) else [])
+            if not later:
+                os.makedirs(self.log_dir, exist_ok=True)
+                return self.log_dir
+            branched_from = self.log_dir
+            self.log_dir = create_run_dir(os.path.dirname(branched_from), name)
+            logger.warning("%s holds checkpoints after epoch %d (%s): they are kept, and this "
+                           "run continues from epoch %d in %s", branched_from, self.epoch,
+                           ", ".join(os.path.basename(p) for p in later), self.epoch,
+                           self.log_dir)
+        else:
+            self.log_dir = create_run_dir(self.model_dir, name, preferred=self.log_dir)
+        self._set_checkpoint_path()
+        self._log_dir_is_ours = True
+        return self.log_dir
+
     def _set_checkpoint_path(self):
         # Path to save after each epoch. Include placeholders that get filled by Keras.
         name = self.config.NAME.lower()
         self.checkpoint_path = os.path.join(self.log_dir, f"mask_rcnn_{name}_{{epoch:04d}}.h5")
 
-    def load_weights(self, filepath, by_name=False, exclude=None):
+    def load_weights(self, filepath, by_name=False, exclude=None, continue_run=None):
         """Load weights from an HDF5 file: matterport's layout (mask_rcnn_coco.h5,
         old checkpoints; either string encoding), keras.applications'
         ResNet50/101 notop files (mapped onto the backbone), or this
@@ -211,15 +246,23 @@ class MaskRCNN:
         mrcnn_bbox_fc, mrcnn_mask) are skipped when the file's class count
         differs from NUM_CLASSES; the log says so, with a summary line.
 
-        A checkpoint of a run of this config's NAME continues that run: its
-        log directory, epoch count and, in training mode, optimizer state
-        (iteration count, momentum) are picked up by the next train().
+        continue_run: whether the next train() continues the run the file
+            is a checkpoint of (its log directory, epoch count and, in
+            training mode, optimizer state: iteration count, momentum).
+            None (matterport's behaviour): when the file is a checkpoint of a
+            run of this config's NAME whose network and classes
+            (resume.ARCHITECTURE_SETTINGS) are this config's; otherwise a
+            new run starts, initialised from the file. False: always a new
+            run. True: continue, or raise ValueError saying why not.
+        A continued run never overwrites checkpoints of its later epochs:
+        train() then writes to a new run folder (see prepare_log_dir).
 
         Returns: mrcnn.weights.LoadReport (loaded/skipped/initial tensors).
         """
         filepath = os.fspath(filepath)
         if exclude:
             by_name = True
+        continuing = self._continues(filepath, continue_run)
         report = load_weights_h5(self.keras_model, filepath, by_name=by_name, exclude=exclude)
         # Pretrained files (COCO, ImageNet) carry BatchNorm statistics worth
         # keeping; a from-scratch checkpoint says it learned its own.
@@ -228,9 +271,9 @@ class MaskRCNN:
         configure_batchnorm(self.keras_model, self.normalization)
         self._predict_function = None
         # Update the log directory
-        self.set_log_dir(filepath)
+        self.set_log_dir(filepath if continuing else None)
         self._optimizer_to_continue = _FRESH_OPTIMIZER
-        if self.mode == "training" and continued_run(filepath, self.config.NAME):
+        if self.mode == "training" and continuing:
             state = resume.read_optimizer_state(filepath)
             if state is None:
                 logger.warning("%s holds no optimizer state (a run keeps it in its newest "
@@ -246,6 +289,33 @@ class MaskRCNN:
                 logger.warning("Resuming %s with settings that differ from its run: %s",
                                filepath, "; ".join(differences))
         return report
+
+    def _continues(self, filepath, continue_run):
+        """Whether loading `filepath` continues its run (see load_weights)."""
+        if continue_run is False:
+            return False
+        run = continued_run(filepath, self.config.NAME)
+        if self.mode == "inference":
+            return bool(run)
+        if run is None:
+            if continue_run:
+                raise ValueError(
+                    f"{filepath} is not a checkpoint of a run of NAME {self.config.NAME!r} "
+                    f"(<logs>/{self.config.NAME.lower()}YYYYmmddTHHMM/mask_rcnn_"
+                    f"{self.config.NAME.lower()}_NNNN.h5): it can only start a new run")
+            return False
+        saved = read_checkpoint_config(filepath)
+        differences = resume.architecture_differences(saved, self.config) if saved else []
+        if not differences:
+            return True
+        what = "; ".join(differences)
+        if continue_run:
+            raise ValueError(f"Cannot continue the run of {filepath}: the network or its classes "
+                             f"differ from the run's ({what}). Start a new run initialised from "
+                             "the file instead (--weights=PATH)")
+        logger.warning("%s was trained with another network or classes (%s): a new run starts, "
+                       "initialised from it; its run is left as it is", filepath, what)
+        return False
 
     def get_imagenet_weights(self):
         """Path of the keras.applications ImageNet notop file for the config's
@@ -408,19 +478,17 @@ class MaskRCNN:
                                       seed=self.data_seed + 1,
                                       initial_epoch=self.epoch) if val_dataset else None
 
-        if self._log_dir_is_ours:
-            os.makedirs(self.log_dir, exist_ok=True)
-        else:
-            self.log_dir = create_run_dir(self.model_dir, config.NAME, preferred=self.log_dir)
-            self._set_checkpoint_path()
-            self._log_dir_is_ours = True
+        self.prepare_log_dir()
 
         # Callbacks: the learning rate (and the share of instances that
         # augmentation lost) are added to the logs before TensorBoard writes them.
+        data_health = SkippedImagesReport({"train": train_generator, "val": val_generator},
+                                          config.MAX_UNREADABLE_IMAGES)
         callbacks = [
             # First: a NaN loss stops fit() before any other callback logs it.
             StopOnNonFiniteLoss(self, train_generator),
             LearningRateLogger(),
+            data_health,
             *([AugmentationSummary()] if augmentation is not None else []),
             keras.callbacks.TensorBoard(log_dir=self.log_dir, histogram_freq=0,
                                         write_graph=False),
@@ -463,6 +531,8 @@ class MaskRCNN:
             validation_steps=config.VALIDATION_STEPS if val_generator else None,
             verbose=1 if logger.isEnabledFor(logging.INFO) else 2,
         )
+        if data_health.stop_message:
+            raise UnreadableImagesError(data_health.stop_message)
         self.epoch = max(self.epoch, epochs)
         return history
 

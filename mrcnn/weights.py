@@ -664,7 +664,7 @@ def resolve_weights(spec, model):
     return path
 
 
-def load_initial_weights(model, spec):
+def load_initial_weights(model, spec, continue_run=None):
     """Start a MaskRCNN from `--weights=<spec>` as matterport's samples did.
 
     coco: by name; the class-specific heads are skipped when the file's class
@@ -673,10 +673,13 @@ def load_initial_weights(model, spec):
     last: the newest checkpoint of this config's NAME, resumed exactly (same
         log directory, epoch count and optimizer state).
     none: nothing. Anything else: a path, loaded by name.
+    continue_run: MaskRCNN.load_weights' (None: continue a checkpoint's run
+        when it is one of this NAME and network; False: a new run; True:
+        continue or raise ValueError).
     Returns the LoadReport, or None for `none`.
     """
     path = resolve_weights(spec, model)
     if path is None:
         logger.info("Starting from scratch (--weights=none)")
         return None
-    return model.load_weights(path, by_name=True)
+    return model.load_weights(path, by_name=True, continue_run=continue_run)

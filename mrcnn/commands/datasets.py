@@ -18,6 +18,7 @@ import logging
 import os
 
 from mrcnn.config import ConfigError
+from mrcnn.data.errors import DatasetError
 from mrcnn.data.read import read_dataset
 from mrcnn.data.split import stratified_split
 
@@ -193,13 +194,45 @@ def describe_parts(parts):
     return lines
 
 
-def problem_lines(parts):
-    """The readers' summaries of what they skipped, once per problem log."""
-    seen, lines = set(), []
+def combined_problems(parts):
+    """One ProblemLog of every part's reader log (each log counted once)."""
+    from mrcnn.data.problems import ProblemLog
+
+    seen, combined = set(), ProblemLog()
     for dataset in parts.values():
         problems = getattr(dataset, "problems", None)
-        if problems is None or id(problems) in seen:
-            continue
-        seen.add(id(problems))
-        lines += problems.summary_lines(("error", "warning"))
-    return lines
+        if problems is not None and id(problems) not in seen:
+            seen.add(id(problems))
+            combined.extend(problems)
+    return combined
+
+
+def check_training_data(parts, classes_chosen=False, ignore_errors=False):
+    """Refuse to train on data that `mrcnn validate` calls wrong.
+
+    - Instances of classes the config does not list would be trained as
+      background: refused unless the classes were chosen on purpose
+      (`classes_chosen`: --classes; a label map's drops are not counted here).
+    - Error-level problems (validate's wording): refused unless
+      `ignore_errors` (--ignore-data-errors).
+    Raises DatasetError with one line saying what to do.
+    """
+    problems = combined_problems(parts)
+    dropped = problems.by_key("not_selected")
+    if dropped and not classes_chosen:
+        listed = ", ".join(f"{name} {n}" for name, n in sorted(dropped.items()))
+        raise DatasetError(
+            f"the dataset has instances of classes the config does not list ({listed}); "
+            "training would teach them as background. Add them to CLASS_NAMES (and "
+            "NUM_CLASSES), or leave them out on purpose with --classes or a --label-map "
+            "that drops them")
+    errors = problems.summary_lines(("error",))
+    if errors and not ignore_errors:
+        raise DatasetError(
+            f"the dataset has errors ({'; '.join(errors)}): `mrcnn validate` lists examples; "
+            "fix them, or pass --ignore-data-errors to train on what can be read")
+
+
+def problem_lines(parts):
+    """The readers' summaries of what they skipped, once per problem log."""
+    return combined_problems(parts).summary_lines(("error", "warning"))

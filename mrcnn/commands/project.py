@@ -15,7 +15,7 @@ The settings of a command, later ones winning:
   2. `--config FILE.yaml`,
   3. the checkpoint's own settings (saved in every checkpoint) when the weights
      are a checkpoint: for inference always (the file defines the network),
-     for training when it continues a run of this NAME (resume means resume),
+     for training when it continues the run (--weights=last, --resume),
   4. `--set KEY=VALUE` (values are YAML: 64, [8, 16], null, resnet50),
   5. inference: one image per batch (IMAGES_PER_GPU = GPU_COUNT = 1).
 """
@@ -114,19 +114,14 @@ def read_yaml_settings(path):
 def checkpoint_settings(path):
     """The settings saved in one of this project's checkpoints (root
     attribute `mrcnn_config`), or None for other weight files."""
-    import h5py
     import yaml
 
-    try:
-        with h5py.File(path, "r") as f:
-            text = f.attrs.get("mrcnn_config")
-    except OSError:
-        return None
+    from mrcnn.training.checkpoints import read_checkpoint_config
+
+    text = read_checkpoint_config(path)
     if text is None:
         return None
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    data = yaml.safe_load(str(text)) or {}
+    data = yaml.safe_load(text) or {}
     settings = {k: v for k, v in data.items() if str(k).upper() not in DERIVED_FIELDS}
     if "RPN_CONV_CHANNELS" not in settings and "TOP_DOWN_PYRAMID_SIZE" in settings:
         # Checkpoints written before RPN_CONV_CHANNELS existed: the RPN was

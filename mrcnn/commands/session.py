@@ -46,16 +46,34 @@ def weights_file(spec, config, logs):
 def configure(project, args, mode):
     """The Config of a command and the weights file it will load.
 
+    Training continues a run only when asked to: `--weights=last` (the newest
+    run of this NAME under --logs) or `--resume PATH` (that checkpoint's
+    run); any other file starts a new run under --logs, initialised from it.
     The checkpoint's own settings are applied for inference, and for training
-    when the file continues a run of this NAME (see mrcnn.commands.project).
+    when it continues the run (see mrcnn.commands.project).
     Returns: (config, path or None, continues_run: bool).
     """
+    resume_path = getattr(args, "resume", None)
+    if resume_path and str(args.weights or "none").lower() != "none":
+        raise UsageError(f"--resume {resume_path} and --weights={args.weights}: give one; "
+                         "--resume continues a run, --weights starts a new one from a file")
     check_weights_flag(args.weights)
     first = build_config(project, args, mode)
-    path = weights_file(args.weights, first, args.logs)
-    if path is None:
-        return first, None, False
-    continues = bool(continued_run(path, first.NAME))
+    if resume_path:
+        path = os.path.abspath(os.path.expanduser(resume_path))
+        if not os.path.isfile(path):
+            raise UsageError(f"--resume {resume_path}: no such file")
+        if not continued_run(path, first.NAME):
+            name = first.NAME.lower()
+            raise UsageError(f"--resume {resume_path}: not a checkpoint of a run of NAME "
+                             f"{first.NAME!r} (<logs>/{name}YYYYmmddTHHMM/mask_rcnn_{name}_NNNN.h5); "
+                             "--weights=PATH starts a new run from it")
+        continues = True
+    else:
+        path = weights_file(args.weights, first, args.logs)
+        if path is None:
+            return first, None, False
+        continues = mode == "training" and str(args.weights).lower() == "last"
     settings = checkpoint_settings(path) if (mode == "inference" or continues) else None
     if not settings:
         return first, path, continues
@@ -63,14 +81,31 @@ def configure(project, args, mode):
     return config, path, continues
 
 
-def load_model(mode, config, args, path):
-    """Build the MaskRCNN and load --weights. Returns (model, LoadReport or None)."""
+def check_continuation(config, path):
+    """Refuse to continue the run of checkpoint `path` with a config whose
+    network or classes differ from the run's (UsageError naming them)."""
+    from mrcnn.training.checkpoints import read_checkpoint_config
+    from mrcnn.training.resume import architecture_differences
+
+    saved = read_checkpoint_config(path)
+    differences = architecture_differences(saved, config) if saved else []
+    if differences:
+        raise UsageError(f"cannot continue the run of {path}: the network or its classes differ "
+                         f"from the run's ({'; '.join(differences)}); start a new run from the "
+                         "file with --weights=PATH instead")
+
+
+def load_model(mode, config, args, path, continues=False):
+    """Build the MaskRCNN and load --weights (continuing the file's run when
+    `continues`, else a new run starts from it). Returns (model, LoadReport
+    or None)."""
     from mrcnn.model import MaskRCNN
     from mrcnn.weights import load_initial_weights
 
     model = MaskRCNN(mode=mode, config=config, model_dir=args.logs)
     spec = path or args.weights or "none"
-    report = load_initial_weights(model, spec)
+    continue_run = bool(continues) if mode == "training" else None
+    report = load_initial_weights(model, spec, continue_run=continue_run)
     # mrcnn.weights logs the same line at INFO (shown by train and -v).
     if report is not None and not logging.getLogger("mrcnn.weights").isEnabledFor(logging.INFO):
         print(f"Weights: {report.summary()}")

@@ -11,9 +11,9 @@ import os
 import sys
 import time
 
-from mrcnn.commands.datasets import describe_parts, load_parts, problem_lines
+from mrcnn.commands.datasets import check_training_data, describe_parts, load_parts, problem_lines
 from mrcnn.commands.project import reconcile_classes
-from mrcnn.commands.session import backbone_loaded, configure, load_model
+from mrcnn.commands.session import backbone_loaded, check_continuation, configure, load_model
 from mrcnn.training import schedule as schedules
 from mrcnn.training.checkpoints import list_checkpoints
 
@@ -67,13 +67,17 @@ def run_train(args, project):
                             val_path=args.val_dataset, val_fraction=args.val_fraction, seed=args.seed)
     reconcile_classes(config, parts["train"].class_names)
     config.validate()
+    if continues:
+        check_continuation(config, path)
     print(f"Dataset ({how}):")
     for line in describe_parts(parts) + problem_lines(parts):
         print(f"  {line}")
+    check_training_data(parts, classes_chosen=bool(getattr(args, "classes", None)),
+                        ignore_errors=args.ignore_data_errors)
     if args.verbose:
         config.display()
 
-    model, report = load_model("training", config, args, path)
+    model, report = load_model("training", config, args, path, continues=continues)
     config.TRAINING_SCHEDULE = effective_schedule(config, report, continues, args.layers)
     stages = schedules.training_stages(config.TRAINING_SCHEDULE, config.LEARNING_RATE,
                                        epochs=args.epochs, layers=args.layers)
@@ -84,6 +88,11 @@ def run_train(args, project):
         print(f"Nothing to train: the run is at epoch {model.epoch}; --epochs counts all epochs, "
               "the finished ones included")
         return 0
+    log_dir = model.prepare_log_dir()
+    if continues:
+        print(f"Continuing the run in {log_dir} from epoch {model.epoch}")
+    else:
+        print(f"New run in {log_dir}" + (f", initialised from {path}" if path else ""))
     start = time.time()
     try:
         for stage in stages:

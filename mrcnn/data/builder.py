@@ -300,7 +300,8 @@ class DatasetBuilder:
                     name = self._canonical(target)
                     if name not in wanted:
                         self.problems.add("not_selected", image["annotation_file"], record["annotation"],
-                                          f"class {name!r} is not among the selected classes")
+                                          f"class {name!r} is not among the selected classes",
+                                          key=name)
                         continue
                     record["class_name"] = name
                     if key == "crowd":

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from mrcnn.boxes import extract_bboxes
+from mrcnn.data.errors import DatasetError
 from mrcnn.data.image_meta import compose_image_meta
 from mrcnn.data.resize import minimize_mask, resize_image, resize_mask
 from mrcnn.data.targets import build_rpn_targets
@@ -169,6 +170,8 @@ class DataGenerator(keras.utils.PyDataset):
         self._lock = threading.Lock()
         self.skipped = 0
         self.skipped_examples = []
+        # {image id: "<file>: <error>"} of every image that failed to load.
+        self.failed_images = {}
         # {(epoch, batch index): image ids}, replacements of skipped images
         # included, for messages about a batch (see batch_image_ids).
         self._batch_ids = {}
@@ -186,9 +189,7 @@ class DataGenerator(keras.utils.PyDataset):
         return np.concatenate([rng.permutation(ids) for _ in range(repeats)])[:needed]
 
     def on_epoch_end(self):
-        if self.skipped:
-            logger.warning("%d images could not be loaded and were skipped so far; first: %s",
-                           self.skipped, "; ".join(self.skipped_examples[:3]))
+        # mrcnn.training.data_health reports the failures of each epoch.
         self._epoch += 1
         self._order = self._epoch_order(self._epoch)
 
@@ -221,15 +222,18 @@ class DataGenerator(keras.utils.PyDataset):
             try:
                 return self.load_example(image_id, rng)
             except Exception as error:  # bad data must not end a run
+                reference = str(self.dataset.image_reference(image_id))
+                what = str(error) if reference in str(error) else f"{reference}: {error}"
                 with self._lock:
                     self.skipped += 1
+                    self.failed_images.setdefault(image_id, what)
                     if len(self.skipped_examples) < 10:
-                        self.skipped_examples.append(
-                            f"{self.dataset.image_reference(image_id)}: {error}")
-                logger.debug("Skipping image %s: %s", image_id, error)
+                        self.skipped_examples.append(what)
+                logger.debug("Skipping image %s", what)
                 image_id = int(rng.choice(self.dataset.image_ids))
-        raise RuntimeError("10 images in a row failed to load; first problems: " +
-                           "; ".join(self.skipped_examples[:3]))
+        raise DatasetError("10 images in a row failed to load; first problems: " +
+                           "; ".join(self.skipped_examples[:3]) +
+                           ". Run `mrcnn validate` on the dataset", kind="unreadable_image")
 
     def load_example(self, image_id, rng):
         """One image's inputs and targets (see the class docstring), unbatched."""

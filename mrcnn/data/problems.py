@@ -92,11 +92,16 @@ class ProblemLog:
         self.max_examples = max_examples
         self.counts = Counter()
         self.examples = {}
+        # {kind: Counter(key)}: counts by what the problem is about, when the
+        # caller says (e.g. the class of `not_selected` instances).
+        self.keys = {}
 
-    def add(self, kind, file="", annotation="", message=""):
+    def add(self, kind, file="", annotation="", message="", key=None):
         if kind not in SEVERITY:
             raise KeyError(f"Unknown problem kind {kind!r}; add it to mrcnn.data.problems.SEVERITY")
         self.counts[kind] += 1
+        if key is not None:
+            self.keys.setdefault(kind, Counter())[key] += 1
         examples = self.examples.setdefault(kind, [])
         if len(examples) < self.max_examples:
             examples.append(Problem(kind, str(file or ""), str(annotation or ""), message))
@@ -105,11 +110,17 @@ class ProblemLog:
         """Add the counts and examples of another ProblemLog."""
         for kind, count in other.counts.items():
             self.counts[kind] += count
+            if kind in other.keys:
+                self.keys.setdefault(kind, Counter()).update(other.keys[kind])
             room = self.max_examples - len(self.examples.setdefault(kind, []))
             self.examples[kind].extend(other.examples.get(kind, [])[:max(room, 0)])
 
     def count(self, kind):
         return self.counts.get(kind, 0)
+
+    def by_key(self, kind):
+        """Counter of the keys given with `kind` (empty when none were)."""
+        return Counter(self.keys.get(kind, {}))
 
     def kinds(self, severity=None):
         """Kinds seen, errors first, optionally only those of one severity."""

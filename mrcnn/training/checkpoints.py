@@ -132,6 +132,19 @@ def find_last_checkpoint(model_dir, name):
         "--weights=coco|imagenet|none|PATH", model_dir)
 
 
+def read_checkpoint_config(path):
+    """The config YAML text a checkpoint of this project carries (root
+    attribute `mrcnn_config`), or None for other files and unreadable ones."""
+    try:
+        with h5py.File(path, "r") as f:
+            text = f.attrs.get("mrcnn_config")
+    except OSError:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return None if text is None else str(text)
+
+
 def continued_run(path, name, model_dir=None):
     """(log_dir, epoch) when `path` is a checkpoint of a run of config NAME
     `name` (`<name>YYYYmmddTHHMM/mask_rcnn_<name>_<epoch>.h5`), else None.

@@ -175,6 +175,37 @@ def _layers_text(layers):
     return f"layers={layers!r}" if layers else "another layers= selection"
 
 
+# Settings that define the network's weights or what its classes mean: a run
+# continues only under the same values (mrcnn.model.MaskRCNN.load_weights).
+ARCHITECTURE_SETTINGS = (
+    "NUM_CLASSES", "CLASS_NAMES", "BACKBONE", "BACKBONE_STRIDES", "TOP_DOWN_PYRAMID_SIZE",
+    "RPN_CONV_CHANNELS", "RPN_ANCHOR_RATIOS", "RPN_ANCHOR_STRIDE", "FPN_CLASSIF_FC_LAYERS_SIZE",
+    "MASK_HEAD_CONV_CHANNELS", "POOL_SIZE", "MASK_POOL_SIZE", "MASK_SHAPE",
+    "IMAGE_CHANNEL_COUNT",
+)
+
+
+def architecture_differences(saved_yaml, config):
+    """['NAME: saved -> current', ...] for ARCHITECTURE_SETTINGS that differ
+    between a checkpoint's config YAML and `config`. Settings the checkpoint
+    does not record (written before they existed, or CLASS_NAMES left unset)
+    are not compared."""
+    import yaml
+
+    saved = yaml.safe_load(saved_yaml) or {}
+    current = yaml.safe_load(config.to_yaml()) or {}
+    return [f"{key}: {saved[key]!r} -> {current.get(key)!r}"
+            for key in ARCHITECTURE_SETTINGS
+            if saved.get(key) is not None and _normalised(saved[key]) != _normalised(current.get(key))]
+
+
+def _normalised(value):
+    """Lists and tuples compare equal (YAML keeps no tuples)."""
+    if isinstance(value, (list, tuple)):
+        return [_normalised(v) for v in value]
+    return value
+
+
 def config_differences(saved_yaml, config):
     """['NAME: saved -> current', ...] for settings that differ between a
     checkpoint's config YAML and `config`."""

@@ -162,6 +162,40 @@ def test_weights_from_another_run_start_a_new_one(two_epochs, tmp_path):
     assert model.pretrained_batchnorm is False
 
 
+def test_continuing_from_an_earlier_epoch_keeps_the_later_checkpoints(two_epochs):
+    model_dir, run_dir, _ = two_epochs
+    resumed = modellib.MaskRCNN("training", ResumeConfig(), model_dir)
+    resumed.load_weights(os.path.join(run_dir, "mask_rcnn_tiny_0001.h5"), by_name=True)
+    assert (resumed.epoch, resumed.log_dir) == (1, run_dir)
+    # Epoch 2 of the run exists: this continuation writes beside it.
+    branch = resumed.prepare_log_dir()
+    try:
+        assert branch != run_dir and os.path.dirname(branch) == os.path.dirname(run_dir)
+        assert resumed.checkpoint_path == os.path.join(branch, "mask_rcnn_tiny_{epoch:04d}.h5")
+        assert resumed.epoch == 1
+        assert checkpoints(run_dir) == ["mask_rcnn_tiny_0001.h5", "mask_rcnn_tiny_0002.h5"]
+    finally:
+        os.rmdir(branch)
+
+
+def test_a_checkpoint_of_another_network_starts_a_new_run(two_epochs, tmp_path, caplog):
+    _, run_dir, _ = two_epochs
+    config = ResumeConfig()
+    config.FPN_CLASSIF_FC_LAYERS_SIZE = 32
+    model = modellib.MaskRCNN("training", config, tmp_path)
+    path = os.path.join(run_dir, "mask_rcnn_tiny_0002.h5")
+    with caplog.at_level(logging.WARNING):
+        model.load_weights(path, by_name=True)
+    assert model.epoch == 0 and os.path.dirname(model.log_dir) == str(tmp_path)
+    assert "FPN_CLASSIF_FC_LAYERS_SIZE: 64 -> 32" in caplog.text and "a new run starts" in caplog.text
+    with pytest.raises(ValueError, match="Cannot continue the run"):
+        model.load_weights(path, by_name=True, continue_run=True)
+    # A new run on purpose, from the run's own network.
+    same = modellib.MaskRCNN("training", ResumeConfig(), tmp_path)
+    same.load_weights(path, by_name=True, continue_run=False)
+    assert same.epoch == 0 and os.path.dirname(same.log_dir) == str(tmp_path)
+
+
 def test_a_new_run_never_writes_into_another_runs_folder(tmp_path):
     model = modellib.MaskRCNN("training", ResumeConfig(), tmp_path)
     # Another run, started in the same minute, holds the folder already.
