@@ -4,7 +4,7 @@
                        body: multipart/form-data with a file field `image` (or `file`),
                        or the raw file with Content-Type image/jpeg, image/png, image/*
                        or application/octet-stream
-                       query: score_threshold=0..1, classes=name,name
+                       query: score_threshold=0..1, classes=name,name, polygons=true|false
     GET  /healthz      the model is loaded: its kind, path, classes, the limits
     GET  /             the web page (static/index.html: no external resources)
 
@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from mrcnn.serving.decode import DEFAULT_MAX_PIXELS, RequestError, decode_image
 from mrcnn.serving.predictor import describe
-from mrcnn.serving.response import instances_json, parse_classes, parse_score_threshold
+from mrcnn.serving.response import instances_json, parse_classes, parse_flag, parse_score_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -144,12 +144,13 @@ def create_app(predictor, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=
         start = time.perf_counter()
         score_threshold = parse_score_threshold(request.args.get("score_threshold"))
         classes = parse_classes(request.args.get("classes"), predictor.class_names)
+        polygons = parse_flag("polygons", request.args.get("polygons"))
         data = _upload_bytes()
         image = decode_image(data, max_pixels=max_pixels)
         decoded = time.perf_counter()
         prediction, waited, inference = predictions(image, score_threshold)
         predicted = time.perf_counter()
-        instances = instances_json(prediction, classes)
+        instances = instances_json(prediction, classes, polygons=polygons)
         end = time.perf_counter()
         height, width = image.shape[:2]
         logger.info("POST /v1/predict 200: %dx%d, %d instances, %.0f ms", width, height,

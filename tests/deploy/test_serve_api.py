@@ -133,12 +133,15 @@ def test_score_threshold_and_classes_filter(service, images):
         assert only["classes"] == [name] and only["instances"] == by_class[name]
     both = post(service, images["png"], params={"classes": "bar, disc", "score_threshold": cut}).json()
     assert both["instances"] == kept["instances"]
+    bare = post(service, images["png"], params={"polygons": "false"}).json()["instances"]
+    assert bare == [{k: v for k, v in d.items() if k != "polygons"} for d in everything]
 
 
 @pytest.mark.parametrize("params, words", [
     ({"score_threshold": "1.5"}, "between 0 and 1"),
     ({"score_threshold": "high"}, "between 0 and 1"),
     ({"classes": "disc,cat"}, "no class cat; its classes are disc, bar"),
+    ({"polygons": "maybe"}, "polygons='maybe': give true or false"),
 ])
 def test_bad_query_options_are_refused(service, images, params, words):
     reply = post(service, images["png"], params=params)
