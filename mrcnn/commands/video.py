@@ -8,11 +8,11 @@ The output's container follows its extension:
                        VLC, ffmpeg and OpenCV play it, web browsers do not.
     .avi               Motion JPEG (`MJPG`), as matterport's balloon sample wrote.
 
-The pip wheels of OpenCV carry no software H.264 encoder (only a hardware
-one, absent here), so `mp4v` is what they write; the codec is found once per
-process by writing and reading back a two-frame file (`mp4_fourcc`). VP9 in
-MP4 is written too but took 0.3-0.6 s per 640x480-1280x720 frame here
-against 7-14 ms for mp4v, so it is not tried.
+The opencv-python-headless wheel installed here has no software H.264
+encoder (only a hardware one, absent here), so it writes `mp4v`; the codec
+is found once per process by writing and reading back a two-frame file
+(`mp4_fourcc`). VP9 in MP4 is not tried: it writes, but 25-35 times slower
+than MJPG (docs/video.md, benchmarks/video_codecs.py).
 
 Frames are RGB uint8 [H, W, 3] on this side; OpenCV's BGR stays inside.
 """
@@ -195,19 +195,34 @@ class VideoOutput:
 
 
 class VideoRun:
-    """What `transform_video` did: frames written, seconds taken, frames/s."""
+    """What `transform_video` did.
 
-    def __init__(self, frames, seconds, announced):
-        self.frames, self.seconds, self.announced = frames, seconds, announced
+    frames: frames written. seconds: wall time of the whole loop. first:
+    seconds of the first frame alone (it traces the network, 10-20 s on a
+    CPU). announced: the frame count the file gave, or None.
+    """
+
+    def __init__(self, frames, seconds, first, announced):
+        self.frames, self.seconds, self.first, self.announced = frames, seconds, first, announced
 
     @property
     def fps(self):
+        """Frames per second over the whole run."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def steady_fps(self):
+        """Frames per second after the first frame, or None for one frame."""
+        rest = self.seconds - self.first
+        return (self.frames - 1) / rest if self.frames > 1 and rest > 0 else None
+
     def summary(self):
-        """"8 frames in 4.1 s (1.95 frames/s)", with a note when the file
-        announced more frames than could be read."""
-        text = f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.2f} frames/s)"
+        """"8 frames in 21.8 s (0.37 frames/s; 1.25 after the first)", with a
+        note when the file announced more frames than could be read."""
+        rates = f"{self.fps:.2f} frames/s"
+        if self.steady_fps is not None:
+            rates += f"; {self.steady_fps:.2f} after the first"
+        text = f"{self.frames} frame{'s' if self.frames != 1 else ''} in {self.seconds:.1f} s ({rates})"
         if self.announced and self.frames < self.announced:
             text += f"; the file announced {self.announced} frames (cut short?)"
         return text
@@ -224,16 +239,18 @@ def transform_video(video, out_path, transform, desc, progress=True):
     """
     from tqdm.auto import tqdm
 
-    frames = 0
+    frames, first = 0, 0.0
     start = time.perf_counter()
     with VideoOutput(out_path, video.fps, (video.width, video.height)) as output, \
             tqdm(total=video.frame_count, desc=desc, unit="frame", disable=not progress) as bar:
         for index, seconds, frame in video:
             output.write(transform(index, seconds, frame))
             frames += 1
+            if frames == 1:
+                first = time.perf_counter() - start
             bar.update(1)
     if frames == 0:
         os.remove(out_path)
         raise DatasetError(f"--video {video.path}: OpenCV opened it but could not read a frame",
                            kind="unreadable_video", file=video.path)
-    return VideoRun(frames, time.perf_counter() - start, video.frame_count)
+    return VideoRun(frames, time.perf_counter() - start, first, video.frame_count)

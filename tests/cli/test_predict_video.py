@@ -145,9 +145,10 @@ def test_predict_video_jsonl_has_one_detection_line_per_frame(predicted):
 
 def test_predict_video_prints_a_summary(predicted):
     _, out, printed = predicted
-    # "8 frames in 20.2 s (0.40 frames/s): a 3, b 61", then the output paths.
+    # "8 frames in 21.8 s (0.37 frames/s; 1.25 after the first): a 3, b 61",
+    # then the output paths.
     summary = next(line for line in printed.splitlines() if line.startswith(f"{FRAMES} frames in "))
-    counts = dict(part.rsplit(" ", 1) for part in summary.split("frames/s): ")[1].split(", "))
+    counts = dict(part.rsplit(" ", 1) for part in summary.rsplit("): ", 1)[1].split(", "))
     expected = {}
     for line in (out / "street.jsonl").read_text().splitlines():
         for d in json.loads(line)["detections"]:
@@ -224,3 +225,10 @@ def test_mp4_codec_is_one_this_opencv_writes_and_reads_back(tmp_path):
     decoded, _ = read_video(tmp_path / "probe.mp4")
     assert decoded.shape == frames.shape
     assert np.abs(decoded.astype(int) - frames.astype(int)).mean() < 8
+
+
+def test_video_run_summary_gives_both_rates_and_a_short_file():
+    run = video_module.VideoRun(frames=8, seconds=10.0, first=3.0, announced=10)
+    assert run.summary() == ("8 frames in 10.0 s (0.80 frames/s; 1.00 after the first); "
+                             "the file announced 10 frames (cut short?)")
+    assert video_module.VideoRun(1, 2.0, 2.0, 1).summary() == "1 frame in 2.0 s (0.50 frames/s)"
