@@ -79,3 +79,14 @@ def test_only_class_heads_of_another_count_load_nothing_without_complaint(model_
     report = model_r50.load_weights(path, by_name=True)
     # Skipped for their class count, as asked: nothing loaded, no error.
     assert report.loaded == [] and set(report.skipped) == set(CLASS_HEADS)
+
+
+def test_layer_names_known_without_building_are_the_networks(model_r50):
+    """`--layers` is checked against these names before a network is built."""
+    from mrcnn.training.layers import weight_layer_names
+
+    built = [layer.name for layer in model_r50.keras_model.layers if layer.weights]
+    assert sorted(weight_layer_names("resnet50")) == sorted(built)
+    assert len(built) == 133
+    # ResNet-101 adds stage 4 blocks g..w: 17 blocks of 6 layers.
+    assert len(weight_layer_names("resnet101")) == len(built) + 17 * 6
