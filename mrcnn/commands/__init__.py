@@ -11,6 +11,7 @@ parses the command line and hands the parsed arguments over.
                  or on a video (drawn MP4 + JSON lines)
     labelme.py   masks -> LabelMe polygon shapes (model-assisted annotation)
     splash.py    matterport's colour splash on an image or a video
+    serve.py     the HTTP service (mrcnn.serving) of an exported model or a checkpoint
     export.py    a checkpoint as a SavedModel (mrcnn.export)
     video.py     video files in and out (OpenCV), the MP4 codec, the frame loop
 """
