@@ -15,14 +15,17 @@ class ServiceProcess:
 
     args: the arguments after `mrcnn serve` (add "--port", "0" for a free port).
     timeout: seconds to wait for the "Serving ... on URL" line.
+    command: what runs before "serve": default `python -m mrcnn.cli`; a
+        sample's script serves with its own Config, e.g.
+        [sys.executable, "samples/shapes/shapes.py"].
     Attributes: url (e.g. "http://127.0.0.1:40123/"), process (Popen),
     output (the lines printed so far, stdout and stderr together).
     Raises RuntimeError with the output when the service exits or does not
     listen in time.
     """
 
-    def __init__(self, args, timeout=180, env=None, python=None):
-        command = [python or sys.executable, "-m", "mrcnn.cli", "serve", *map(str, args)]
+    def __init__(self, args, timeout=180, env=None, command=None):
+        command = [*(command or [sys.executable, "-m", "mrcnn.cli"]), "serve", *map(str, args)]
         environment = dict(os.environ if env is None else env)
         environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         environment["PYTHONUNBUFFERED"] = "1"
