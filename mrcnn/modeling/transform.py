@@ -7,7 +7,8 @@ raw uint8 image and returns boxes and masks at that image's size (see
 mrcnn.export). They compute what the numpy functions compute, including
 skimage's resize conventions: bilinear with half-pixel centres, zeros
 outside the input (scipy's "grid-constant"), the result clipped to the
-input's range; resized images truncated back to uint8.
+input's range; resized images truncated back to uint8. Images are resized
+bit for bit as skimage does; masks to within float32 rounding.
 
 Nothing here reads a Config: callers pass its values, so these functions
 can be tested without a network.
@@ -59,39 +60,44 @@ def resize_geometry(height, width, min_dim=None, max_dim=None, min_scale=None, m
             "padded_height": padded_h, "padded_width": padded_w}
 
 
-def _resize_axis(x, out_size, axis):
-    """Bilinear resampling of float `x` along `axis` to `out_size` samples,
-    as scipy.ndimage.zoom(order=1, grid_mode=True, mode="grid-constant"):
-    sample o reads input coordinate (o + 0.5) * in / out - 0.5, and taps
-    outside the input read 0."""
-    in_size = tf.shape(x)[axis]
+def _taps(out_size, in_size):
+    """Where output sample o of an axis reads the input, as
+    scipy.ndimage.zoom(order=1, grid_mode=True) computes it: coordinate
+    c = (o + 0.5) * (in / out) - 0.5, weights w0 = 1 - (c - floor(c)) and
+    w1 = 1 - w0 (float64). Returns (index, w0, w1): index [out] of the lower
+    tap in the input with one zero border (index 0 is the border)."""
     ratio = tf.cast(in_size, tf.float64) / tf.cast(out_size, tf.float64)
     coords = (tf.range(out_size, dtype=tf.float64) + 0.5) * ratio - 0.5
     first = tf.floor(coords)
-    frac = tf.cast(coords - first, x.dtype)
-    # One zero on each side: index i of the input is i + 1 of `padded`, and
-    # coordinates lie in [-0.5, in - 0.5], so both taps stay inside.
-    paddings = [[0, 0]] * len(x.shape)
-    paddings[axis] = [1, 1]
-    padded = tf.pad(x, paddings)
-    index = tf.cast(first, tf.int32) + 1
-    low = tf.gather(padded, index, axis=axis)
-    high = tf.gather(padded, index + 1, axis=axis)
-    shape = [1] * len(x.shape)
-    shape[axis] = -1
-    frac = tf.reshape(frac, shape)
-    return low * (1 - frac) + high * frac
+    w0 = 1.0 - (coords - first)
+    # Coordinates lie in [-0.5, in - 0.5]: both taps stay inside the border.
+    return tf.cast(first, tf.int32) + 1, w0, 1.0 - w0
 
 
 def resize_bilinear(image, height, width):
     """skimage.transform.resize(image, (height, width), order=1,
-    preserve_range=True, anti_aliasing=False) of matterport's `resize`.
+    preserve_range=True, anti_aliasing=False) of matterport's `resize`,
+    bit for bit: scipy's zoom with zeros outside the input ("grid-constant"),
+    the four taps weighted and summed in scipy's order, then clipped to the
+    input's range. (One ulp of difference would flip the uint8 truncation of
+    a flat region's pixels, and an untrained network's scores with them.)
 
     image: [H, W, C] uint8 or float. height, width: int32 scalars.
-    Returns: float64 [height, width, C], clipped to the input's range.
+    Returns: float64 [height, width, C].
     """
     x = tf.cast(image, tf.float64)
-    out = _resize_axis(_resize_axis(x, height, 0), width, 1)
+    shape = tf.shape(x)
+    iy, wy0, wy1 = _taps(height, shape[0])
+    ix, wx0, wx1 = _taps(width, shape[1])
+    padded = tf.pad(x, [[1, 1], [1, 1], [0, 0]])
+    top = tf.gather(padded, iy, axis=0)
+    bottom = tf.gather(padded, iy + 1, axis=0)
+    wy0, wy1 = wy0[:, None, None], wy1[:, None, None]
+    wx0, wx1 = wx0[None, :, None], wx1[None, :, None]
+    out = tf.gather(top, ix, axis=1) * wy0 * wx0
+    out = out + tf.gather(top, ix + 1, axis=1) * wy0 * wx1
+    out = out + tf.gather(bottom, ix, axis=1) * wy1 * wx0
+    out = out + tf.gather(bottom, ix + 1, axis=1) * wy1 * wx1
     return tf.clip_by_value(out, tf.reduce_min(x), tf.reduce_max(x))
 
 
