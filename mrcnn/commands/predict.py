@@ -154,9 +154,10 @@ def predict_images(args, project):
     failed = [p for p, _ in dataset.unreadable]
     for _, message in dataset.unreadable:
         _skipped(message)
+    nothing_read = DatasetError(f"--images {args.images}: no image could be read ({len(files)} "
+                                "files, named above)", kind="unreadable_image")
     if not len(dataset.image_ids):
-        raise DatasetError(f"--images {args.images}: no image could be read ({len(files)} files, "
-                           "named above)")
+        raise nothing_read
     model, _ = load_model("inference", config, args, path)
     os.makedirs(args.out, exist_ok=True)
     coco_results, counts, done = [], {}, []
@@ -180,8 +181,7 @@ def predict_images(args, project):
             coco_results.extend(results_to_coco(dataset, [image_id], [result]))
         done.append(image_id)
     if not done:
-        raise DatasetError(f"--images {args.images}: no image could be read ({len(files)} files, "
-                           "named above)")
+        raise nothing_read
     if args.format != "labelme":
         write_coco_results(os.path.join(args.out, "coco_results.json"), coco_results)
         with open(os.path.join(args.out, "coco_images.json"), "w", encoding="utf-8") as f:

@@ -50,22 +50,23 @@ def splash_video(model, video, out_path, progress=True):
 
 def run_splash(args, project):
     """Splash; returns the exit code."""
-    video = None
     if args.image:
         if not os.path.isfile(args.image):
             raise UsageError(f"--image {args.image}: no such file")
-    else:
-        out = args.out or default_output("avi")
-        container_of(out)
-        # Open it now: a file OpenCV cannot read fails before the model is built.
-        video = VideoFrames(args.video)
-    config, path, _ = configure(project, args, "inference")
-    config.validate()
-    model, _ = load_model("inference", config, args, path)
-    if args.image:
+        model = _model(args, project)
         out, n = splash_image(model, args.image, args.out or default_output("png"))
         print(f"Splash of {n} instances saved to {out}")
-    else:
-        run = splash_video(model, video, out)
-        print(f"Splash of {run.summary()} saved to {out}")
+        return 0
+    out = args.out or default_output("avi")
+    container_of(out)
+    # Opened first: a file OpenCV cannot read fails before the model is built.
+    with VideoFrames(args.video) as video:
+        run = splash_video(_model(args, project), video, out)
+    print(f"Splash of {run.summary()} saved to {out}")
     return 0
+
+
+def _model(args, project):
+    config, path, _ = configure(project, args, "inference")
+    config.validate()
+    return load_model("inference", config, args, path)[0]
