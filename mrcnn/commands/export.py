@@ -1,0 +1,48 @@
+"""`export`: a checkpoint as a TensorFlow SavedModel with the resizing and
+the unmolding inside the graph (mrcnn.export), for TF Serving, a service or
+any TensorFlow program.
+
+    mrcnn export --weights=last|PATH --out DIR [--config YAML] [--set K=V] [--overwrite]
+"""
+import os
+
+from mrcnn.commands import UsageError
+from mrcnn.commands.project import class_names_of
+from mrcnn.commands.session import configure, load_model
+
+
+def _check_out(out, overwrite):
+    if os.path.isfile(out):
+        raise UsageError(f"--out {out}: that is a file; give a folder for the SavedModel")
+    if os.path.isdir(out) and os.listdir(out) and not overwrite:
+        raise UsageError(f"--out {out}: the folder exists and is not empty; choose a new "
+                         "folder, or add --overwrite to replace it")
+
+
+def run_export(args, project):
+    """Export; returns the exit code."""
+    from mrcnn.export import OUTPUTS, SIGNATURES, export_saved_model
+
+    out = os.path.abspath(args.out)
+    _check_out(out, args.overwrite)
+    if str(args.weights).lower() in ("none", "imagenet"):
+        raise UsageError(f"--weights={args.weights} has no trained heads to export; give last, "
+                         "coco or a checkpoint file")
+    config, path, _ = configure(project, args, "inference")
+    config.validate()
+    class_names = class_names_of(config)
+    model, _ = load_model("inference", config, args, path)
+    try:
+        written = export_saved_model(model, out, class_names, overwrite=args.overwrite,
+                                     checkpoint=path)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    print(f"SavedModel of {path or args.weights} ({config.DTYPE_POLICY}, "
+          f"{len(class_names) - 1} classes) written to {written}")
+    print("Signatures (one image per call):")
+    for name, inputs in SIGNATURES.items():
+        described = ", ".join(f"{key} {dtype} {shape}" for key, (dtype, shape) in inputs.items())
+        print(f"  {name}({described})")
+    print("Outputs: " + ", ".join(f"{key} {dtype} {shape}"
+                                  for key, (dtype, shape) in OUTPUTS.items()))
+    return 0
