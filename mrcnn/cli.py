@@ -8,6 +8,7 @@
     mrcnn predict  (--images DIR|GLOB | --video FILE) --out DIR [--format coco|labelme] [--weights last]
     mrcnn splash   --image FILE | --video FILE [--out FILE] [--weights last]
     mrcnn serve    --model EXPORT_DIR | --weights last|PATH [--host 127.0.0.1 --port 8080]
+    mrcnn export   --out DIR [--weights last|PATH] [--overwrite]
     mrcnn validate <dataset> [--plot stats.png]
     mrcnn split    <annotations> --val 0.2 --seed 0
 
@@ -327,10 +328,21 @@ def add_serve_command(subparsers, project=None):
     return parser
 
 
+def add_export_command(subparsers, project=None):
+    parser = add_model_command(
+        subparsers, "export", "a checkpoint as a TensorFlow SavedModel (resizing and unmolding inside)",
+        "Write a SavedModel that takes a uint8 image of any size (or JPEG/PNG bytes) and returns "
+        "boxes, class ids and names, scores and masks at the image's size; "
+        "<out>/mrcnn_export.json describes it. See mrcnn.export.", "last", project)
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder to write (new or empty)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it holds files")
+    return parser
+
+
 # --- entry point ------------------------------------------------------------------
 
 COMMANDS = [add_train_command, add_evaluate_command, add_predict_command, add_splash_command,
-            add_serve_command, add_validate_command, add_split_command]
+            add_serve_command, add_export_command, add_validate_command, add_split_command]
 
 
 def build_parser(project=None):
@@ -370,7 +382,7 @@ def import_tensorflow_quietly():
             os.close(saved)
 
 
-MODEL_COMMANDS = ("train", "evaluate", "predict", "splash", "serve")
+MODEL_COMMANDS = ("train", "evaluate", "predict", "splash", "serve", "export")
 
 
 def main(argv=None, config_class=None, dataset_loader=None, inference_config_class=None,
