@@ -377,7 +377,7 @@ def first_non_finite(named_arrays):
     """The name of the first array holding NaN or inf, or None.
 
     named_arrays: iterable of (name, array-like of floats). Integer arrays
-    (counters) are always finite. About 0.2 s for a 250 MB ResNet-101 file.
+    (counters) are always finite.
     """
     for name, array in named_arrays:
         array = np.asarray(array)
