@@ -240,3 +240,27 @@ def test_cli_export_in_bfloat16_with_a_higher_floor(exported_model, tmp_path, ca
     assert len(everything["scores"]) > len(default["scores"])
     np.testing.assert_array_equal(everything["scores"][everything["scores"] >= floor],
                                   default["scores"])
+
+
+@pytest.mark.slow
+def test_pad64_export_matches_detect(exported_model, tmp_path):
+    """IMAGE_RESIZE_MODE pad64: the molded size follows the image (64 x 64,
+    64 x 128 after scaling 50 x 90 up, 128 x 64), in the graph as in detect()."""
+    _, checkpoint, class_names = exported_model
+
+    class Pad64Config(ExportConfig):
+        IMAGE_RESIZE_MODE = "pad64"
+
+    model = load_checkpoint(checkpoint, Pad64Config())
+    out = export_saved_model(model, tmp_path / "pad64", class_names, checkpoint=checkpoint)
+    exported = ExportedModel(out)
+    assert exported.config["IMAGE_RESIZE_MODE"] == "pad64"
+    for image in IMAGES:
+        expected = model.detect([image])[0]
+        got = exported.predict(image)
+        n = len(expected["class_ids"])
+        assert n > 0 and len(got["class_ids"]) == n
+        assert np.abs(got["boxes"] - expected["rois"]).max() <= 1
+        np.testing.assert_allclose(got["scores"], expected["scores"], atol=1e-4)
+        for k in range(n):
+            assert mask_iou(got["masks"][k], expected["masks"][..., k]) >= 0.98
