@@ -287,6 +287,11 @@ def export_saved_model(model, out_dir, class_names, overwrite=False, checkpoint=
 
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
     try:
+        # mkdtemp's folder is private (0700): give the export the usual
+        # permissions, so that a server running as another user can read it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)
         archive.write_out(staging, verbose=False)
         with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:
             json.dump(export_metadata(model, class_names, checkpoint), f, indent=2)

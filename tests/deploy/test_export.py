@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import skimage.draw
 import tensorflow as tf
-from conftest import EXPORT_CLASS_NAMES, ExportConfig, load_checkpoint
+from export_fixtures import EXPORT_CLASS_NAMES, ExportConfig, load_checkpoint
 from PIL import Image
 
 from mrcnn.export import METADATA_FILE, OUTPUTS, SIGNATURES, ExportedModel, export_saved_model
@@ -123,9 +123,10 @@ def test_signatures_have_the_documented_inputs_and_outputs(exported_model):
         specs = signature.structured_input_signature[1]
         assert {k: specs[k].dtype for k in specs} == {k: dtypes[d] for k, (d, _) in inputs.items()}
         outputs = signature.structured_outputs
-        assert {k: outputs[k].dtype for k in outputs} == {k: dtypes[d] for k, (d, _) in OUTPUTS.items()}
-    assert loaded.signatures["serving_default"].structured_input_signature[1]["image"].shape.as_list() \
-        == [None, None, 3]
+        expected = {k: dtypes[d] for k, (d, _) in OUTPUTS.items()}
+        assert {k: outputs[k].dtype for k in outputs} == expected
+    image_spec = loaded.signatures["serving_default"].structured_input_signature[1]["image"]
+    assert image_spec.shape.as_list() == [None, None, 3]
 
 
 def test_png_bytes_give_the_image_result_and_jpeg_decodes(exported):
@@ -188,6 +189,10 @@ def test_the_json_asset_describes_the_export(exported_model, exported):
     assert metadata["signatures"]["serving_default"]["outputs"]["masks"] == {
         "dtype": "uint8", "shape": "[N, H, W]"}
     assert exported.config == metadata["config"]
+    # Readable by a server running as another user (not mkdtemp's 0700).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(export_dir).st_mode & 0o777 == 0o777 & ~umask
 
 
 def test_export_refuses_a_folder_with_files_and_changes_nothing(detector, tmp_path):

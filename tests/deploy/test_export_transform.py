@@ -47,7 +47,8 @@ def test_mold_image_matches_resize_image_and_mold_image(shape, min_dim, max_dim,
     # Pixels from 20 up: skimage clips the resized image to the input's range,
     # which the borders (blended with zeros) fall below.
     image = noise(shape, seed=sum(shape), low=20)
-    expected, expected_meta, expected_window = numpy_molded(image, min_dim, max_dim, min_scale, mode)
+    expected, expected_meta, expected_window = numpy_molded(image, min_dim, max_dim, min_scale,
+                                                            mode)
     molded, meta, window = transform.mold_image(image, MEAN, 4, min_dim, max_dim, min_scale, mode)
     assert molded.shape == expected.shape
     assert molded.dtype == tf.float32
