@@ -7,7 +7,7 @@ import logging
 import os
 
 import pytest
-from cli_fixtures import painted_images, tiny_args, write_via2
+from cli_fixtures import TINY_YAML, painted_images, tiny_args, write_via2
 from tensorboard_events import tensorboard_events
 
 import mrcnn.commands.train as train_command
@@ -126,3 +126,28 @@ def test_duplicate_coco_ids_stop_train_unless_overridden(tmp_path, capsys, no_mo
     with pytest.raises(ModelWouldBeBuilt):
         main(args + ["--ignore-data-errors"])
     assert not os.path.exists(tmp_path / "logs")
+
+
+def test_a_coco_size_that_disagrees_with_the_file_is_named_by_the_generator(tmp_path):
+    """The reader trusts COCO's width/height (it does not decode images);
+    the masks drawn at that size cannot go with the image, so the generator
+    skips the image and names the file."""
+    from mrcnn.config import Config
+    from mrcnn.data import read_dataset
+    from mrcnn.data.pipeline import DataGenerator
+
+    path = write_coco(tmp_path / "coco", count=3)
+    document = json.loads(path.read_text())
+    document["images"][1]["width"] = 80  # the file is 64 x 64
+    path.write_text(json.dumps(document))
+    dataset = read_dataset(str(path))
+    class SizesConfig(Config):
+        NAME, NUM_CLASSES = "sizes", 2
+
+    config = SizesConfig.from_yaml(TINY_YAML)
+    config.STEPS_PER_EPOCH = 2
+    generator = DataGenerator(dataset, config, shuffle=False, workers=1, seed=0)
+    for index in range(len(generator)):
+        generator[index]
+    assert list(generator.failed_images) == [1]
+    assert "im01.jpg" in generator.failed_images[1]
