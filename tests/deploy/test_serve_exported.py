@@ -1,32 +1,25 @@
 """`mrcnn serve --model EXPORT_DIR`: the exported SavedModel behind the same
-API, its answers checked against ExportedModel.predict in this process."""
+API (tests/deploy/conftest.py's `exported_model`, shared with the export
+tests), its answers checked against ExportedModel.predict in this process."""
 import numpy as np
 import pytest
 import requests
 from pycocotools import mask as mask_utils
-from serve_fixtures import CLASS_NAMES, ServeConfig, encode, painted_image, shared_checkpoint, start_service
+from serve_fixtures import encode, painted_image, start_service
 
 from mrcnn.serving.predictor import load_predictor
 
-export = pytest.importorskip("mrcnn.export", reason="mrcnn.export (the SavedModel export) is absent")
 TIMEOUT = 120
 
 
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory):
-    checkpoint = shared_checkpoint(tmp_path_factory)
-    predictor = load_predictor(weights=checkpoint, config=ServeConfig())
-    return export.export_saved_model(predictor.model, tmp_path_factory.mktemp("export") / "serve",
-                                     ["BG"] + CLASS_NAMES, checkpoint=checkpoint)
-
-
 @pytest.mark.slow
-def test_exported_model_is_served_with_the_same_answers(export_dir):
+def test_exported_model_is_served_with_the_same_answers(exported_model):
+    export_dir, _, class_names = exported_model
     image = painted_image()
     exported = load_predictor(model_dir=export_dir)
     with start_service("--model", export_dir) as service:
         health = requests.get(service.url + "healthz", timeout=TIMEOUT).json()
-        assert health["model"]["kind"] == "saved_model" and health["class_names"] == CLASS_NAMES
+        assert health["model"]["kind"] == "saved_model" and health["class_names"] == class_names[1:]
         body = requests.post(service.url + "v1/predict", data=encode(image, "PNG"),
                              headers={"Content-Type": "image/png"}, timeout=TIMEOUT).json()
         cut = float(np.median(exported.predict(image)["scores"]))
