@@ -245,7 +245,7 @@ def export_metadata(model, class_names, checkpoint=None):
     }
 
 
-def _claim(out_dir, overwrite):
+def check_out_dir(out_dir, overwrite):
     """Refuse an existing non-empty `out_dir` unless `overwrite`."""
     if os.path.isfile(out_dir):
         raise ValueError(f"{out_dir} is a file; give a folder to export into")
@@ -273,7 +273,7 @@ def export_saved_model(model, out_dir, class_names, overwrite=False, checkpoint=
                          "give ['BG', ...] with one name per class")
     _check_exportable(config)
     out_dir = os.path.abspath(os.fspath(out_dir))
-    _claim(out_dir, overwrite)
+    check_out_dir(out_dir, overwrite)
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
 
@@ -295,7 +295,7 @@ def export_saved_model(model, out_dir, class_names, overwrite=False, checkpoint=
         archive.write_out(staging, verbose=False)
         with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:
             json.dump(export_metadata(model, class_names, checkpoint), f, indent=2)
-        _claim(out_dir, overwrite)
+        check_out_dir(out_dir, overwrite)
         if os.path.isdir(out_dir):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old.", dir=parent)
             os.rename(out_dir, os.path.join(old, "previous"))

@@ -11,20 +11,16 @@ from mrcnn.commands.project import class_names_of
 from mrcnn.commands.session import configure, load_model
 
 
-def _check_out(out, overwrite):
-    if os.path.isfile(out):
-        raise UsageError(f"--out {out}: that is a file; give a folder for the SavedModel")
-    if os.path.isdir(out) and os.listdir(out) and not overwrite:
-        raise UsageError(f"--out {out}: the folder exists and is not empty; choose a new "
-                         "folder, or add --overwrite to replace it")
-
-
 def run_export(args, project):
     """Export; returns the exit code."""
-    from mrcnn.export import OUTPUTS, SIGNATURES, export_saved_model
+    from mrcnn.export import OUTPUTS, SIGNATURES, check_out_dir, export_saved_model
 
     out = os.path.abspath(args.out)
-    _check_out(out, args.overwrite)
+    try:
+        # Before the model is built: a refusal costs nothing.
+        check_out_dir(out, args.overwrite)
+    except ValueError as e:
+        raise UsageError(f"--out: {e}") from e
     if str(args.weights).lower() in ("none", "imagenet"):
         raise UsageError(f"--weights={args.weights} has no trained heads to export; give last, "
                          "coco or a checkpoint file")
