@@ -28,6 +28,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from mrcnn import coco_report
+from mrcnn.data.export import encode_rle
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +61,9 @@ def select_image_ids(dataset, image_ids=None, limit=None):
 
 
 def encode_mask(mask):
-    """bool [H, W] -> COCO compressed RLE dict with a str "counts" (JSON-ready)."""
-    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
-    rle["counts"] = rle["counts"].decode("ascii")
-    return rle
+    """bool [H, W] -> COCO compressed RLE dict with a str "counts" (JSON-ready);
+    the COCO exporter's encoder (mrcnn.data.export.encode_rle)."""
+    return encode_rle(np.asarray(mask))
 
 
 def crowd_regions(dataset, image_id):
@@ -157,14 +157,29 @@ def results_to_coco(dataset, image_ids, results):
                 raise ValueError(
                     f"Result for image {image_id}: masks are {masks.shape[:2]} but the image is "
                     f"{expected}; detections must be unmolded to the original image size")
-        for i in range(rois.shape[0]):
-            y1, x1, y2, x2 = (float(v) for v in rois[i])
-            det = {"image_id": image_id, "category_id": int(r["class_ids"][i]),
-                   "bbox": [x1, y1, x2 - x1, y2 - y1], "score": float(r["scores"][i])}
-            if masks is not None:
-                det["segmentation"] = encode_mask(masks[..., i])
-            out.append(det)
+        out.extend({"image_id": image_id, **det} for det in result_instances(r))
     return out
+
+
+def result_instances(result):
+    """One detect() result's instances as COCO result fields, in its order:
+    [{"category_id", "bbox": [x, y, w, h] floats, "score", "segmentation":
+    RLE (when the result has masks)}].
+
+    result: "rois" [N, (y1, x1, y2, x2)], "class_ids" [N], "scores" [N],
+        optional "masks" bool [H, W, N].
+    """
+    rois = np.asarray(result["rois"]).reshape(-1, 4)
+    masks = result.get("masks")
+    instances = []
+    for i in range(rois.shape[0]):
+        y1, x1, y2, x2 = (float(v) for v in rois[i])
+        det = {"category_id": int(result["class_ids"][i]), "bbox": [x1, y1, x2 - x1, y2 - y1],
+               "score": float(result["scores"][i])}
+        if masks is not None:
+            det["segmentation"] = encode_mask(np.asarray(masks)[..., i])
+        instances.append(det)
+    return instances
 
 
 def write_coco_results(path, coco_results=None, dataset=None, image_ids=None, results=None):

@@ -26,7 +26,7 @@ import json
 import os
 import sys
 
-from mrcnn.coco_eval import encode_mask, results_to_coco, write_coco_results
+from mrcnn.coco_eval import result_instances, results_to_coco, write_coco_results
 from mrcnn.commands import UsageError
 from mrcnn.commands.labelme import labelme_document, write_labelme
 from mrcnn.commands.project import class_names_of
@@ -204,13 +204,9 @@ def frame_detections(result, class_names):
     Returns: [{"class_id", "class_name", "score", "bbox": [x, y, w, h],
     "segmentation": COCO RLE}] in the result's order.
     """
-    detections = []
-    for i, class_id in enumerate(result["class_ids"]):
-        y1, x1, y2, x2 = (float(v) for v in result["rois"][i])
-        detections.append({"class_id": int(class_id), "class_name": class_names[int(class_id)],
-                           "score": float(result["scores"][i]), "bbox": [x1, y1, x2 - x1, y2 - y1],
-                           "segmentation": encode_mask(result["masks"][..., i])})
-    return detections
+    return [{"class_id": det["category_id"], "class_name": class_names[det["category_id"]],
+             "score": det["score"], "bbox": det["bbox"], "segmentation": det["segmentation"]}
+            for det in result_instances(result)]
 
 
 def predict_video(args, project):
