@@ -304,8 +304,8 @@ class MaskRCNN:
                     f"(<logs>/{self.config.NAME.lower()}YYYYmmddTHHMM/mask_rcnn_"
                     f"{self.config.NAME.lower()}_NNNN.h5): it can only start a new run")
             return False
-        saved = read_checkpoint_config(filepath)
-        differences = resume.architecture_differences(saved, self.config) if saved else []
+        differences = resume.architecture_differences(read_checkpoint_config(filepath),
+                                                      self.config)
         if not differences:
             return True
         what = "; ".join(differences)

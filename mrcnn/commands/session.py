@@ -87,8 +87,7 @@ def check_continuation(config, path):
     from mrcnn.training.checkpoints import read_checkpoint_config
     from mrcnn.training.resume import architecture_differences
 
-    saved = read_checkpoint_config(path)
-    differences = architecture_differences(saved, config) if saved else []
+    differences = architecture_differences(read_checkpoint_config(path), config)
     if differences:
         raise UsageError(f"cannot continue the run of {path}: the network or its classes differ "
                          f"from the run's ({'; '.join(differences)}); start a new run from the "

@@ -169,8 +169,8 @@ class DataGenerator(keras.utils.PyDataset):
         self._order = self._epoch_order(self._epoch)
         self._lock = threading.Lock()
         self.skipped = 0
-        self.skipped_examples = []
-        # {image id: "<file>: <error>"} of every image that failed to load.
+        # {image id: "<file>: <error>"} of every image that failed to load,
+        # in the order they first failed.
         self.failed_images = {}
         # {(epoch, batch index): image ids}, replacements of skipped images
         # included, for messages about a batch (see batch_image_ids).
@@ -227,12 +227,10 @@ class DataGenerator(keras.utils.PyDataset):
                 with self._lock:
                     self.skipped += 1
                     self.failed_images.setdefault(image_id, what)
-                    if len(self.skipped_examples) < 10:
-                        self.skipped_examples.append(what)
                 logger.debug("Skipping image %s", what)
                 image_id = int(rng.choice(self.dataset.image_ids))
         raise DatasetError("10 images in a row failed to load; first problems: " +
-                           "; ".join(self.skipped_examples[:3]) +
+                           "; ".join(list(self.failed_images.values())[:3]) +
                            ". Run `mrcnn validate` on the dataset", kind="unreadable_image")
 
     def load_example(self, image_id, rng):

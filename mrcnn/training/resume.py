@@ -189,10 +189,10 @@ def architecture_differences(saved_yaml, config):
     """['NAME: saved -> current', ...] for ARCHITECTURE_SETTINGS that differ
     between a checkpoint's config YAML and `config`. Settings the checkpoint
     does not record (written before they existed, or CLASS_NAMES left unset)
-    are not compared."""
+    are not compared; None (a file without a saved config) differs in none."""
     import yaml
 
-    saved = yaml.safe_load(saved_yaml) or {}
+    saved = yaml.safe_load(saved_yaml or "") or {}
     current = yaml.safe_load(config.to_yaml()) or {}
     return [f"{key}: {saved[key]!r} -> {current.get(key)!r}"
             for key in ARCHITECTURE_SETTINGS
