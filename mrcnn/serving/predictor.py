@@ -70,21 +70,12 @@ class CheckpointPredictor:
         }
         return filter_scores(prediction, score_threshold)
 
-    def describe(self):
-        """What /healthz and each response say about the model."""
-        return {"kind": self.kind, "path": self.path, "name": self.config.get("NAME"),
-                "backbone": self.config.get("BACKBONE"),
-                "image_max_dim": self.config.get("IMAGE_MAX_DIM"),
-                "class_names": self.class_names[1:]}
-
 
 def describe(predictor):
-    """The model info of any predictor: its own describe(), else what an
-    ExportedModel has (path, config, class_names)."""
-    if hasattr(predictor, "describe"):
-        return predictor.describe()
-    config = dict(getattr(predictor, "config", None) or {})
-    return {"kind": "saved_model", "path": str(getattr(predictor, "path", "")),
+    """What /healthz and each response say about the model, for a
+    CheckpointPredictor or an ExportedModel (kind "saved_model")."""
+    config = dict(predictor.config or {})
+    return {"kind": getattr(predictor, "kind", "saved_model"), "path": None if predictor.path is None else str(predictor.path),
             "name": config.get("NAME"), "backbone": config.get("BACKBONE"),
             "image_max_dim": config.get("IMAGE_MAX_DIM"),
             "class_names": [str(n) for n in predictor.class_names[1:]]}

@@ -1,7 +1,7 @@
 """A prediction -> the JSON body of POST /v1/predict.
 
     {"image": {"width", "height"},
-     "model": {...},                       predictor.describe()
+     "model": {...},                       mrcnn.serving.predictor.describe(predictor)
      "timing": {"decode_ms", "queue_ms", "inference_ms", "encode_ms", "total_ms"},
      "score_threshold": float or null, "classes": [names] or null,
      "count": N,
