@@ -7,8 +7,9 @@ keeps them consistent.
 """
 import numpy as np
 
+from mrcnn.backbones import UnknownBackboneError, get_backbone
+
 RESIZE_MODES = ("square", "pad64", "crop", "none")
-BACKBONES = ("resnet50", "resnet101")
 OPTIMIZERS = ("SGD", "Adam")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
@@ -132,10 +133,12 @@ class Config:
     # Number of validation steps to run at the end of every training epoch.
     VALIDATION_STEPS = 50
 
-    # Backbone network architecture: "resnet50" or "resnet101".
+    # Backbone network architecture: "resnet50", "resnet101" or the name of a
+    # backbone registered with mrcnn.backbones.register_backbone().
     BACKBONE = "resnet101"
 
-    # Only useful if you supply a callable to BACKBONE.
+    # Only useful if you supply a callable to BACKBONE (matterport's hook;
+    # registering the backbone by name is the way that survives a restart).
     COMPUTE_BACKBONE_SHAPE = None
 
     # The strides of each layer of the FPN Pyramid.
@@ -493,8 +496,14 @@ class Config:
         if not isinstance(self.NUM_CLASSES, (int, np.integer)) or self.NUM_CLASSES < 2:
             fail("NUM_CLASSES", f"is {self.NUM_CLASSES!r}; it counts the background too, "
                  "so one object class needs NUM_CLASSES = 2")
-        if not callable(self.BACKBONE) and self.BACKBONE not in BACKBONES:
-            fail("BACKBONE", f"is {self.BACKBONE!r}; use one of {BACKBONES}")
+        try:
+            backbone = get_backbone(self.BACKBONE, self.COMPUTE_BACKBONE_SHAPE)
+        except UnknownBackboneError as error:
+            fail("BACKBONE", str(error).replace("BACKBONE ", "", 1))
+        if (not callable(self.BACKBONE) and backbone.compute_shape is None
+                and tuple(self.BACKBONE_STRIDES[:4]) != backbone.strides):
+            fail("BACKBONE_STRIDES", f"is {list(self.BACKBONE_STRIDES)}, but the feature maps of "
+                 f"{backbone.name} have strides {list(backbone.strides)} (then twice the last)")
         if self.IMAGE_RESIZE_MODE not in RESIZE_MODES:
             fail("IMAGE_RESIZE_MODE", f"is {self.IMAGE_RESIZE_MODE!r}; use one of {RESIZE_MODES}")
         if self.IMAGE_RESIZE_MODE in ("square",):

@@ -21,8 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mrcnn.anchors import compute_backbone_shapes, get_anchors
 from mrcnn.boxes import denorm_boxes, norm_boxes
-from mrcnn.data.image_meta import compose_image_meta, parse_image_meta  # noqa: F401
 from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
     DataGenerator,
     load_image_gt,
@@ -32,7 +32,7 @@ from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
 from mrcnn.data.resize import paste_masks, resize_image
 from mrcnn.data.targets import build_rpn_targets  # noqa: F401
 from mrcnn.evaluation import EVALUATION_MIN_CONFIDENCE
-from mrcnn.modeling.anchors import compute_backbone_shapes, get_anchors
+from mrcnn.image_meta import compose_image_meta, parse_image_meta  # noqa: F401
 from mrcnn.modeling.backbone import configure_batchnorm
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
 from mrcnn.modeling.precision import dtype_policy
@@ -54,7 +54,7 @@ from mrcnn.training.checkpoints import (
 from mrcnn.training.data_health import SkippedImagesReport, UnreadableImagesError
 from mrcnn.training.distribute import distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNTrainingModel
-from mrcnn.training.layers import LAYER_REGEX, set_trainable
+from mrcnn.training.layers import layers_regex, set_trainable
 from mrcnn.training.optimizer import make_optimizer
 from mrcnn.weights import load_weights_h5, save_weights_h5
 
@@ -416,7 +416,8 @@ class MaskRCNN:
     def set_trainable(self, layer_regex, keras_model=None, indent=0, verbose=1):
         """Sets model layers as trainable if their names match
         the given regular expression."""
-        return set_trainable(keras_model or self.keras_model, layer_regex, verbose=verbose)
+        return set_trainable(keras_model or self.keras_model, layer_regex, verbose=verbose,
+                             backbone=self.config.BACKBONE)
 
     def train(self, train_dataset, val_dataset, learning_rate, epochs, layers,
               augmentation=None, custom_callbacks=None, no_augmentation_sources=None):
@@ -455,8 +456,8 @@ class MaskRCNN:
         assert self.mode == "training", "Create model in training mode."
         config = self.config
 
-        # Pre-defined layer regular expressions
-        layers = LAYER_REGEX.get(layers, layers)
+        # A `layers=` name ("heads", "3+", ...) as the regex it stands for.
+        layers = layers_regex(layers, config.BACKBONE)
 
         if augmentation is None and config.AUGMENTATION:
             from mrcnn.data.augmentation import augmentation_from_config

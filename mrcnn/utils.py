@@ -3,6 +3,7 @@
 Everything here lives in a module of its own; this file only gathers the
 names that tutorials import as `from mrcnn import utils`.
 """
+from mrcnn.anchors import generate_anchors, generate_pyramid_anchors  # noqa: F401
 from mrcnn.boxes import (  # noqa: F401
     apply_box_deltas,
     box_refinement,
@@ -30,8 +31,6 @@ from mrcnn.evaluation import (  # noqa: F401
     compute_recall,
     trim_zeros,
 )
-from mrcnn.modeling.anchors import generate_anchors, generate_pyramid_anchors  # noqa: F401
-
 from mrcnn.weights import COCO_URL as COCO_MODEL_URL  # noqa: E402,F401
 
 

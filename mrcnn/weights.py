@@ -27,6 +27,7 @@ import urllib.request
 import h5py
 import numpy as np
 
+from mrcnn.backbones import get_backbone, registered_backbones
 from mrcnn.errors import WeightsFileError
 
 logger = logging.getLogger(__name__)
@@ -52,13 +53,6 @@ WIDTH_SETTINGS = {
 COCO_FILE = "mask_rcnn_coco.h5"
 COCO_URL = "https://github.com/matterport/Mask_RCNN/releases/download/v2.0/mask_rcnn_coco.h5"
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
-# BACKBONE -> (notop file name, md5 from keras/src/applications/resnet.py WEIGHTS_HASHES)
-IMAGENET_FILES = {
-    "resnet50": ("resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                 "4d473c1dd8becc155b73f8504c6f6626"),
-    "resnet101": ("resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                  "88cf7a10940856eca736dc7b7e228a21"),
-}
 WEIGHTS_DIR_ENV = "MRCNN_WEIGHTS_DIR"
 
 
@@ -573,12 +567,12 @@ def named_weights(spec, config):
     """(file name, URL, md5 or None) of the `coco` or `imagenet` file for `config`."""
     if spec == "coco":
         return COCO_FILE, COCO_URL, None
-    backbone = config.BACKBONE
-    if callable(backbone) or backbone not in IMAGENET_FILES:
+    backbone = get_backbone(config.BACKBONE, config.COMPUTE_BACKBONE_SHAPE)
+    if backbone.imagenet is None:
+        with_files = [name for name in registered_backbones() if get_backbone(name).imagenet]
         raise ValueError(f"--weights=imagenet: there are no ImageNet weights for BACKBONE="
-                         f"{getattr(backbone, '__name__', backbone)!r}; use one of "
-                         f"{sorted(IMAGENET_FILES)}, or --weights=none|PATH")
-    file_name, md5 = IMAGENET_FILES[backbone]
+                         f"{backbone.name!r}; use one of {with_files}, or --weights=none|PATH")
+    file_name, md5 = backbone.imagenet
     return file_name, KERAS_APPLICATIONS_URL + file_name, md5
 
 

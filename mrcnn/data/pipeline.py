@@ -10,12 +10,12 @@ import threading
 import keras
 import numpy as np
 
+from mrcnn.anchors import get_anchors
 from mrcnn.boxes import extract_bboxes
 from mrcnn.data.errors import DatasetError
-from mrcnn.data.image_meta import compose_image_meta
 from mrcnn.data.resize import minimize_mask, resize_image, resize_mask
 from mrcnn.data.targets import build_rpn_targets
-from mrcnn.modeling.anchors import get_anchors
+from mrcnn.image_meta import compose_image_meta
 
 logger = logging.getLogger(__name__)
 

@@ -3,9 +3,8 @@ layer names (`conv1`, `bn_conv1`, `res2a_branch2a`, `fpn_c5p5`, `fpn_p2`, ...)
 so that weights saved by matterport's code load by name."""
 from keras import layers
 
+from mrcnn.backbones import RESNET_BLOCKS, get_backbone
 from mrcnn.modeling.normalization import GROUP_NORM_GROUPS, BatchNorm
-
-STAGE4_BLOCKS = {"resnet50": 5, "resnet101": 22}
 
 
 def _bottleneck(input_tensor, kernel_size, filters, stage, block, strides, use_bias, train_bn):
@@ -74,7 +73,7 @@ def resnet_graph(input_image, architecture, stage5=True, train_bn=True):
 
     Returns: [C1, C2, C3, C4, C5], the outputs of each stage, strides 2..32.
     """
-    if architecture not in STAGE4_BLOCKS:
+    if architecture not in RESNET_BLOCKS:
         raise ValueError(f"BACKBONE {architecture!r} is not supported; use resnet50 or resnet101")
     # Stage 1
     x = layers.ZeroPadding2D((3, 3))(input_image)
@@ -93,7 +92,7 @@ def resnet_graph(input_image, architecture, stage5=True, train_bn=True):
     C3 = x = identity_block(x, 3, [128, 128, 512], stage=3, block="d", train_bn=train_bn)
     # Stage 4
     x = conv_block(x, 3, [256, 256, 1024], stage=4, block="a", train_bn=train_bn)
-    for i in range(STAGE4_BLOCKS[architecture]):
+    for i in range(RESNET_BLOCKS[architecture][2] - 1):
         x = identity_block(x, 3, [256, 256, 1024], stage=4, block=chr(98 + i), train_bn=train_bn)
     C4 = x
     # Stage 5
@@ -104,6 +103,16 @@ def resnet_graph(input_image, architecture, stage5=True, train_bn=True):
     else:
         C5 = None
     return [C1, C2, C3, C4, C5]
+
+
+def resnet50(input_image, stage5=True, train_bn=True):
+    """ResNet-50 (the registered builder of BACKBONE = "resnet50")."""
+    return resnet_graph(input_image, "resnet50", stage5=stage5, train_bn=train_bn)
+
+
+def resnet101(input_image, stage5=True, train_bn=True):
+    """ResNet-101 (the registered builder of BACKBONE = "resnet101")."""
+    return resnet_graph(input_image, "resnet101", stage5=stage5, train_bn=train_bn)
 
 
 def fpn_graph(C2, C3, C4, C5, pyramid_size=256):
@@ -136,15 +145,12 @@ def fpn_graph(C2, C3, C4, C5, pyramid_size=256):
 
 
 def build_backbone(input_image, config, train_bn=True):
-    """ResNet + FPN for `config.BACKBONE`.
+    """The registered backbone of `config.BACKBONE` (mrcnn.backbones) + FPN.
 
     Returns: (rpn_feature_maps [P2..P6], mrcnn_feature_maps [P2..P5]).
     """
-    if callable(config.BACKBONE):
-        _, C2, C3, C4, C5 = config.BACKBONE(input_image, stage5=True, train_bn=train_bn)
-    else:
-        _, C2, C3, C4, C5 = resnet_graph(input_image, config.BACKBONE, stage5=True,
-                                         train_bn=train_bn)
+    build = get_backbone(config.BACKBONE, config.COMPUTE_BACKBONE_SHAPE).builder()
+    _, C2, C3, C4, C5 = build(input_image, stage5=True, train_bn=train_bn)
     P2, P3, P4, P5, P6 = fpn_graph(C2, C3, C4, C5, config.TOP_DOWN_PYRAMID_SIZE)
     return [P2, P3, P4, P5, P6], [P2, P3, P4, P5]
 

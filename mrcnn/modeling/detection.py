@@ -2,7 +2,7 @@
 import keras
 import tensorflow as tf
 
-from mrcnn.data.image_meta import parse_image_meta_graph
+from mrcnn.image_meta import parse_image_meta_graph
 from mrcnn.modeling.box_ops import apply_box_deltas_graph, clip_boxes_graph, norm_boxes_graph
 from mrcnn.modeling.precision import Float32Layer
 

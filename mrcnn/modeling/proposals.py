@@ -2,7 +2,8 @@
 import keras
 import tensorflow as tf
 
-from mrcnn.modeling.anchors import get_anchors, pyramid_anchors_graph
+from mrcnn.anchors import get_anchors, pyramid_anchors_graph
+from mrcnn.backbones import get_backbone
 from mrcnn.modeling.box_ops import apply_box_deltas_graph
 from mrcnn.modeling.precision import Float32Layer
 
@@ -107,7 +108,8 @@ def anchor_settings(config):
         "RPN_ANCHOR_RATIOS": [float(r) for r in config.RPN_ANCHOR_RATIOS],
         "BACKBONE_STRIDES": [int(s) for s in config.BACKBONE_STRIDES],
         "RPN_ANCHOR_STRIDE": int(config.RPN_ANCHOR_STRIDE),
-        "BACKBONE": config.BACKBONE if isinstance(config.BACKBONE, str) else "resnet101",
+        # The registered name: the layer rebuilds its anchors from it.
+        "BACKBONE": get_backbone(config.BACKBONE, config.COMPUTE_BACKBONE_SHAPE).name,
     }
 
 

@@ -2,7 +2,7 @@
 import keras
 import tensorflow as tf
 
-from mrcnn.data.image_meta import parse_image_meta_graph
+from mrcnn.image_meta import parse_image_meta_graph
 from mrcnn.modeling.precision import Float32Layer
 
 

@@ -34,7 +34,7 @@ def rpn_graph(feature_maps, anchors_per_location, anchor_stride, depth=512):
         rpn_bbox: float32 [batch, anchors, (dy, dx, log(dh), log(dw))] Deltas to be
                   applied to anchors.
     Anchors are ordered level by level, then row-major, then by ratio, as
-    `mrcnn.modeling.anchors.get_anchors` orders them.
+    `mrcnn.anchors.get_anchors` orders them.
     """
     shared, class_raw, bbox_pred = build_rpn_layers(anchors_per_location, anchor_stride, depth)
     logits, bboxes = [], []

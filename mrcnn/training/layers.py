@@ -2,23 +2,15 @@
 import logging
 import re
 
+from mrcnn.backbones import get_backbone, registered_backbones
+
 logger = logging.getLogger(__name__)
 
-# matterport's predefined layer regular expressions
-LAYER_REGEX = {
-    # all layers but the backbone
-    "heads": r"(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    # From a specific Resnet stage and up
-    "3+": r"(res3.*)|(bn3.*)|(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "4+": r"(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "5+": r"(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    # All layers
-    "all": ".*",
-}
+# matterport's predefined layer regular expressions, those of the ResNets;
+# another backbone names its own groups (mrcnn.backbones, layers_regex).
+LAYER_REGEX = {name: get_backbone("resnet101").layers_regex(name)
+               for name in ("heads", "3+", "4+", "5+", "all")}
 
-
-# ResNet blocks per stage (2..5) of the BACKBONE choices.
-RESNET_BLOCKS = {"resnet50": (3, 4, 6, 3), "resnet101": (3, 4, 23, 3)}
 HEAD_LAYER_NAMES = (
     "fpn_c5p5", "fpn_c4p4", "fpn_c3p3", "fpn_c2p2", "fpn_p2", "fpn_p3", "fpn_p4", "fpn_p5",
     "rpn_conv_shared", "rpn_class_raw", "rpn_bbox_pred",
@@ -28,41 +20,56 @@ HEAD_LAYER_NAMES = (
     "mrcnn_mask_deconv", "mrcnn_mask")
 
 
+def layers_regex(layers, backbone="resnet101"):
+    """The regex of layer names train(layers=...) trains: `layers` is
+    "heads", "all", a group of the backbone ("3+", "4+", "5+" for the
+    ResNets) or a regex itself. backbone: a Config.BACKBONE value."""
+    return get_backbone(backbone).layers_regex(layers)
+
+
+def layer_group_names(backbone="resnet101"):
+    """The `layers=` names `backbone` knows: list of str."""
+    return ["heads", *get_backbone(backbone).stage_layers, "all"]
+
+
 def weight_layer_names(backbone="resnet101"):
     """The names of the network's layers that hold weights, known without
-    building it (tests check them against a built network): list of str.
+    building it (tests check them against a built network): list of str,
+    or None when the backbone does not say which layers it has.
 
-    backbone: "resnet50" or "resnet101"; other values give the heads only.
+    backbone: a Config.BACKBONE value.
     """
-    names = []
-    if backbone in RESNET_BLOCKS:
-        names += ["conv1", "bn_conv1"]
-        for stage, blocks in zip(range(2, 6), RESNET_BLOCKS[backbone]):
-            for index in range(blocks):
-                block = chr(ord("a") + index)
-                branches = ["2a", "2b", "2c"] + (["1"] if index == 0 else [])
-                names += [f"{prefix}{stage}{block}_branch{branch}"
-                          for branch in branches for prefix in ("res", "bn")]
-    return names + list(HEAD_LAYER_NAMES)
+    names = get_backbone(backbone).weight_layer_names
+    if names is None:
+        return None
+    return list(names()) + list(HEAD_LAYER_NAMES)
 
 
-def check_layer_selection(layers, backbone="resnet101"):
-    """Raise ValueError unless `layers` (a LAYER_REGEX name or a regex) fully
-    matches at least one layer with weights of the network."""
-    pattern = re.compile(LAYER_REGEX.get(layers, layers))
-    if not any(pattern.fullmatch(name) for name in weight_layer_names(backbone)):
-        raise ValueError(f"layers={layers!r} matches no layer with weights; use one of "
-                         f"{sorted(LAYER_REGEX)} or a regex of layer names such as "
-                         "'(res5.*)|(bn5.*)|(mrcnn\\_.*)'")
+def check_layer_selection(layers, backbone=None):
+    """Raise ValueError unless `layers` (a group name or a regex) fully
+    matches at least one layer with weights of the network of `backbone`
+    (a Config.BACKBONE value; None: of any registered backbone). Not checked
+    for a backbone that does not list its layers."""
+    for name in [backbone] if backbone is not None else registered_backbones():
+        names = weight_layer_names(name)
+        if names is None:
+            return
+        pattern = re.compile(layers_regex(layers, name))
+        if any(pattern.fullmatch(layer) for layer in names):
+            return
+    raise ValueError(f"layers={layers!r} matches no layer with weights; use one of "
+                     f"{layer_group_names(backbone or 'resnet101')} or a regex of layer names "
+                     "such as '(res5.*)|(bn5.*)|(mrcnn\\_.*)'")
 
 
-def set_trainable(keras_model, layer_regex, verbose=1):
+def set_trainable(keras_model, layer_regex, verbose=1, backbone="resnet101"):
     """Sets model layers as trainable if their names fully match the regular
-    expression (or one of LAYER_REGEX's names); the others are frozen.
+    expression (or one of the `layers=` names of `backbone`, a Config.BACKBONE
+    value); the others are frozen.
 
     Returns: list of the names of the trainable layers that hold weights.
     """
-    pattern = re.compile(LAYER_REGEX.get(layer_regex, layer_regex))
+    pattern = re.compile(layers_regex(layer_regex, backbone))
     trainable = []
     for layer in keras_model.layers:
         if not layer.weights:
@@ -74,5 +81,5 @@ def set_trainable(keras_model, layer_regex, verbose=1):
             logger.info("%-20s (%s)", layer.name, type(layer).__name__)
     if not trainable:
         raise ValueError(f"layers={layer_regex!r} matches no layer with weights; use "
-                         f"one of {sorted(LAYER_REGEX)} or a regex of layer names")
+                         f"one of {layer_group_names(backbone)} or a regex of layer names")
     return trainable

@@ -4,8 +4,8 @@ import tensorflow as tf
 from tiny import TinyConfig
 
 from mrcnn import utils
+from mrcnn.anchors import get_anchors, pyramid_anchors_graph
 from mrcnn.modeling import box_ops
-from mrcnn.modeling.anchors import get_anchors, pyramid_anchors_graph
 
 
 def brute_iou(a, b):

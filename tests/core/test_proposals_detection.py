@@ -4,8 +4,8 @@ import tensorflow as tf
 from tiny import TinyConfig
 
 from mrcnn import utils
-from mrcnn.data.image_meta import compose_image_meta
-from mrcnn.modeling.anchors import get_anchors
+from mrcnn.anchors import get_anchors
+from mrcnn.image_meta import compose_image_meta
 from mrcnn.modeling.detection import DetectionLayer
 from mrcnn.modeling.proposals import ProposalLayer, anchor_settings
 

@@ -4,9 +4,9 @@ import tensorflow as tf
 from tiny import TinyConfig
 
 from mrcnn import utils
-from mrcnn.data.image_meta import compose_image_meta
+from mrcnn.anchors import get_anchors
 from mrcnn.data.targets import build_rpn_targets
-from mrcnn.modeling.anchors import get_anchors
+from mrcnn.image_meta import compose_image_meta
 from mrcnn.modeling.detection_targets import detection_targets_graph
 from mrcnn.modeling.roi_align import PyramidROIAlign
 

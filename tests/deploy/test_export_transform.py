@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 
 from mrcnn.config import Config
-from mrcnn.data.image_meta import compose_image_meta
 from mrcnn.data.pipeline import mold_image as numpy_mold
 from mrcnn.data.resize import paste_masks as numpy_paste
 from mrcnn.data.resize import resize, resize_image
+from mrcnn.image_meta import compose_image_meta
 from mrcnn.modeling import transform
 
 MEAN = Config.MEAN_PIXEL

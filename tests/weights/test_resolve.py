@@ -1,4 +1,5 @@
 """--weights=coco|imagenet|last|none|PATH: where files come from, no network."""
+import dataclasses
 import hashlib
 import io
 import os
@@ -10,6 +11,7 @@ import pytest
 from weights_fixtures import TinyConfig, matterport_groups, write_keras2_file
 
 import mrcnn.weights as W
+from mrcnn import backbones
 
 
 def fake_model(tmp_path, backbone="resnet50"):
@@ -95,13 +97,16 @@ def test_download_goes_to_the_weights_dir(tmp_path, monkeypatch):
         return FakeResponse(data)
 
     monkeypatch.setattr(W, "_urlopen", serve)
-    monkeypatch.setitem(W.IMAGENET_FILES, "resnet50",
-                        (W.IMAGENET_FILES["resnet50"][0], hashlib.md5(data).hexdigest()))
+    resnet50 = backbones.get_backbone("resnet50")
+    file_name = resnet50.imagenet[0]
+    assert file_name == "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    monkeypatch.setitem(backbones._REGISTRY, "resnet50", dataclasses.replace(
+        resnet50, imagenet=(file_name, hashlib.md5(data).hexdigest())))
     monkeypatch.setenv("MRCNN_WEIGHTS_DIR", str(tmp_path / "weights"))
     path = W.resolve_weights("imagenet", fake_model(tmp_path))
-    assert path == str(tmp_path / "weights" / W.IMAGENET_FILES["resnet50"][0])
+    assert path == str(tmp_path / "weights" / file_name)
     assert open(path, "rb").read() == data
-    assert urls == [W.KERAS_APPLICATIONS_URL + W.IMAGENET_FILES["resnet50"][0]]
+    assert urls == [W.KERAS_APPLICATIONS_URL + file_name]
     assert os.listdir(tmp_path / "weights") == [os.path.basename(path)]
 
 

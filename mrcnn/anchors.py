@@ -4,25 +4,21 @@ Anchors are computed in NumPy once per image shape and cached; they are never
 trainable variables and never tied to the batch size.
 """
 import functools
-import math
 
 import numpy as np
 
+from mrcnn.backbones import get_backbone
 from mrcnn.boxes import norm_boxes
 
 
 def compute_backbone_shapes(config, image_shape):
-    """Computes the [height, width] of each stage of the backbone network.
+    """The [height, width] of each feature map the anchors are laid on, as
+    the registered backbone of `config.BACKBONE` computes them.
 
-    Returns: int [N, (height, width)] where N is the number of stages.
+    Returns: int [N, (height, width)] where N is the number of pyramid levels.
     """
-    if callable(config.BACKBONE):
-        return config.COMPUTE_BACKBONE_SHAPE(image_shape)
-    assert config.BACKBONE in ["resnet50", "resnet101"]
-    return np.array(
-        [[int(math.ceil(image_shape[0] / stride)),
-          int(math.ceil(image_shape[1] / stride))]
-         for stride in config.BACKBONE_STRIDES])
+    spec = get_backbone(config.BACKBONE, getattr(config, "COMPUTE_BACKBONE_SHAPE", None))
+    return spec.feature_shapes(image_shape, config.BACKBONE_STRIDES)
 
 
 def generate_anchors(scales, ratios, shape, feature_stride, anchor_stride):
