@@ -12,7 +12,7 @@ import numpy as np
 import skimage.draw
 from PIL import Image
 
-TINY_YAML = str(Path(__file__).with_name("tiny.yaml"))
+TINY_YAML = str(Path(__file__).resolve().parents[1] / "tiny.yaml")
 REPO = Path(__file__).resolve().parents[2]
 COLOURS = [(230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 200)]
 

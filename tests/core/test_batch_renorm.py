@@ -132,7 +132,7 @@ def test_a_fresh_run_starts_from_measured_statistics(tmp_path):
     # The heads' inputs depend on the random ROI sampling: only the
     # backbone's statistics are reproducible.
     assert not np.allclose(model.keras_model.get_layer("mrcnn_class_bn2").moving_variance, 1.0)
-    for name in ("bn_conv1", "bn4a_branch2c", "bn5c_branch2c"):
+    for name in ("bn_conv1", "bn4a_branch2a", "bn5a_branch2a"):
         layer = model.keras_model.get_layer(name)
         assert not np.allclose(layer.moving_variance.numpy(), 1.0)
         np.testing.assert_allclose(layer.moving_variance.numpy(),

@@ -59,8 +59,8 @@ def test_training_runs_in_bfloat16_and_writes_float32_weights(trained_in_bfloat1
     float32_model = modellib.MaskRCNN("inference", InferenceConfig(), model.model_dir)
     float32_model.load_weights(checkpoint, by_name=True)
     np.testing.assert_array_equal(
-        float32_model.keras_model.get_layer("res3a_branch2b").kernel.numpy(),
-        keras_model.get_layer("res3a_branch2b").kernel.numpy())
+        float32_model.keras_model.get_layer("res3a_branch2a").kernel.numpy(),
+        keras_model.get_layer("res3a_branch2a").kernel.numpy())
 
 
 def test_bfloat16_inference_matches_float32_on_the_same_weights(trained_in_bfloat16):

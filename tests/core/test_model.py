@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 from tensorboard_events import tensorboard_events
-from tiny import TinyConfig, tiny_dataset
+from tiny import ResNetTinyConfig, TinyConfig, tiny_dataset
 
 import mrcnn.model as modellib
 from mrcnn import utils
@@ -38,7 +38,7 @@ def trained(tmp_path_factory):
 
 
 def test_layer_names_are_matterports():
-    model = modellib.MaskRCNN("training", TinyConfig(), "/tmp/unused-logs")
+    model = modellib.MaskRCNN("training", ResNetTinyConfig(), "/tmp/unused-logs")
     names = {layer.name for layer in model.keras_model.layers}
     missing = [n for n in MATTERPORT_NAMES if n not in names]
     assert not missing

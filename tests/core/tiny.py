@@ -1,39 +1,42 @@
 """A tiny config and a synthetic dataset shared by the core tests."""
+import os
+
 import numpy as np
 import skimage.draw
+import yaml
 
 from mrcnn import utils
 from mrcnn.config import Config
 
+TINY_YAML = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tiny.yaml")
+with open(TINY_YAML) as _file:
+    TINY_SETTINGS = {key: tuple(value) if isinstance(value, list) else value
+                     for key, value in yaml.safe_load(_file).items()}
+
 
 class TinyConfig(Config):
+    """tests/tiny.yaml's network, with a name, two classes and batches of 2."""
     NAME = "tiny"
     NUM_CLASSES = 3
-    BACKBONE = "resnet50"
-    IMAGE_MIN_DIM = 64
-    IMAGE_MAX_DIM = 64
     IMAGES_PER_GPU = 2
-    RPN_ANCHOR_SCALES = (8, 16, 32, 64, 128)
-    TRAIN_ROIS_PER_IMAGE = 16
-    POST_NMS_ROIS_TRAINING = 64
-    POST_NMS_ROIS_INFERENCE = 32
-    PRE_NMS_LIMIT = 500
-    DETECTION_MAX_INSTANCES = 8
-    DETECTION_MIN_CONFIDENCE = 0.0
-    MAX_GT_INSTANCES = 6
     STEPS_PER_EPOCH = 2
-    VALIDATION_STEPS = 1
-    TOP_DOWN_PYRAMID_SIZE = 32
-    RPN_CONV_CHANNELS = 64
-    FPN_CLASSIF_FC_LAYERS_SIZE = 64
-    MINI_MASK_SHAPE = (28, 28)
-    DATA_WORKERS = 1
 
+
+for _key, _value in TINY_SETTINGS.items():
+    if _key not in vars(TinyConfig):
+        setattr(TinyConfig, _key, _value)
+
+
+class ResNetTinyConfig(TinyConfig):
+    """TinyConfig on ResNet-50, for what concerns that network itself
+    (matterport's layer names, its weight files)."""
+    BACKBONE = "resnet50"
 
 
 class BatchNormTinyConfig(TinyConfig):
     """TinyConfig with BatchNorm (the from-scratch default is GroupNorm)."""
     NORMALIZATION = "batch"
+
 
 class DiscsAndBars(utils.Dataset):
     """Discs (class 1) and bars (class 2) on noise; images with `empty=True`

@@ -2,7 +2,7 @@
 export per test session, shared by the export and the serving tests
 (helpers: export_fixtures.py).
 
-The network is tests/core's tiny one (ResNet-50 at 64 x 64, two classes)
+The network is tests/core's tiny one (tests/tiny_backbone.py at 64 x 64, two classes)
 with seeded random weights and DETECTION_MIN_CONFIDENCE 0, so that every
 image gets detections (an untrained network is never confident).
 """

@@ -2,7 +2,7 @@
 checkpoint of it, loading it back (the session fixture `exported_model` is
 in conftest.py).
 
-The network is tests/core's tiny one (ResNet-50 at 64 x 64, two classes)
+The network is tests/core's tiny one (tests/tiny_backbone.py at 64 x 64, two classes)
 with seeded random weights and DETECTION_MIN_CONFIDENCE 0, so that every
 image gets detections (an untrained network is never confident).
 """

@@ -287,7 +287,7 @@ def test_old_checkpoints_keep_the_weights_without_the_optimizer_state(tmp_path, 
     # The space the state took is given back (HDF5 would keep it if the
     # group were merely deleted).
     state_bytes = sum(v.nbytes for v in read_optimizer_state(paths[2]).variables.values())
-    assert state_bytes > 1e6
+    assert state_bytes > 5e5
     assert os.path.getsize(paths[2]) - os.path.getsize(paths[0]) > 0.9 * state_bytes
 
     # The newest resumes exactly; an older one continues its epoch count

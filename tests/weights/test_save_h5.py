@@ -25,7 +25,8 @@ def test_saved_file_reads_as_keras2_would(model_r50, tmp_path):
         bn_names = [n.decode("utf8") for n in f["bn_conv1"].attrs["weight_names"]]
         assert bn_names == ["bn_conv1/gamma:0", "bn_conv1/beta:0", "bn_conv1/moving_mean:0",
                             "bn_conv1/moving_variance:0"]
-        assert f["mrcnn_mask"]["mrcnn_mask/kernel:0"].shape == (1, 1, 256, 3)
+        assert f["mrcnn_mask"]["mrcnn_mask/kernel:0"].shape == (
+                1, 1, model_r50.config.MASK_HEAD_CONV_CHANNELS, 3)
         assert f.attrs["epoch"] == 7 and "NUM_CLASSES: 3" in f.attrs["mrcnn_config"]
         stored = read_layer_weights(f)
     values = snapshot(model_r50.keras_model)

@@ -19,8 +19,9 @@ WEIGHTLESS = ("input_image", "zero_padding2d_1", "activation_1", "max_pooling2d_
 
 
 class TinyConfig(tiny.TinyConfig):
-    """tests/core's tiny model (ResNet-50, 64x64 images, small FPN and heads)
-    with the values these tests assert on pinned."""
+    """tests/core's tiny model (64x64 images, small FPN and heads) with the
+    values these tests assert on pinned; the weight-file tests build it on
+    ResNet-50 or -101 (conftest), whose published layouts they load."""
     NUM_CLASSES = 3
     TOP_DOWN_PYRAMID_SIZE = 32
     RPN_CONV_CHANNELS = 64
