@@ -30,6 +30,7 @@ from mrcnn.commands import UsageError
 from mrcnn.commands.project import Project
 from mrcnn.config import ConfigError
 from mrcnn.data.errors import DatasetError
+from mrcnn.data.read import FORMATS
 from mrcnn.errors import TrainingDiverged, WeightsFileError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_FAILED = 0, 1, 2
@@ -53,7 +54,7 @@ def add_dataset_arguments(parser, positional="dataset", required=True):
         parser.add_argument(positional, help=help_text)
     group = parser.add_argument_group("dataset")
     group.add_argument("--image-dir", help="folder the image paths are relative to")
-    group.add_argument("--format", choices=["via", "coco", "labelme", "voc", "masks", "openimages"],
+    group.add_argument("--format", choices=list(FORMATS),
                        help="skip format detection")
     group.add_argument("--label-map", help="CSV source,source_label,target_label")
     group.add_argument("--source", help="the dataset's name in the label map (default: the format)")
@@ -178,7 +179,8 @@ def layers_value(text):
         raise argparse.ArgumentTypeError(f"{text!r} is neither heads, 3+, 4+, 5+, all nor a "
                                          "regular expression of layer names") from None
     try:
-        # Refused here, before a network is built (names of the largest backbone).
+        # Refused here, before a network is built (the layers of every
+        # registered backbone).
         check_layer_selection(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} matches no layer of the network; use heads, "

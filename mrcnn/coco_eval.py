@@ -28,16 +28,13 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from mrcnn import coco_report
+from mrcnn.coco_report import STAT_NAMES
 from mrcnn.data.export import encode_rle
 
 logger = logging.getLogger(__name__)
 
 IOU_TYPES = ("bbox", "segm")
 # The order of COCOeval.stats after summarize().
-STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl",
-              "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
-
-
 def normalize_iou_types(iou_type):
     """"segm" | "bbox" | a sequence of them -> a tuple without repeats."""
     types = (iou_type,) if isinstance(iou_type, str) else tuple(iou_type)

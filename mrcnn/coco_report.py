@@ -7,6 +7,10 @@ Used by `mrcnn.coco_eval`; the inputs are pycocotools objects after
 import numpy as np
 from pycocotools import mask as mask_utils
 
+# The 12 numbers of COCOeval.stats, in its order.
+STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl",
+              "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
 # Labels of the background row and "missed" column of the confusion matrix.
 BACKGROUND = "background"
 MISSED = "missed"
@@ -145,8 +149,6 @@ def _fmt(value):
 
 def format_metrics_table(metrics, per_class=True, max_confusions=10):
     """The metrics of `evaluate_coco` as a text table (a str, no printing)."""
-    from mrcnn.coco_eval import STAT_NAMES
-
     lines = [f"COCO evaluation on {metrics['num_images']} images, "
              f"{metrics['num_detections']} detections"]
     if metrics.get("seconds_per_image"):

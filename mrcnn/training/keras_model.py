@@ -7,11 +7,10 @@ stock Keras callbacks work unchanged.
 import keras
 import tensorflow as tf
 
+from mrcnn.config import LOSS_NAMES
+from mrcnn.image_meta import parse_image_meta_graph
 from mrcnn.modeling import losses as L
 from mrcnn.training.distribute import scale_loss_for_replicas
-
-LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
-              "mrcnn_bbox_loss", "mrcnn_mask_loss")
 
 
 def compute_losses(inputs, outputs):
@@ -20,7 +19,7 @@ def compute_losses(inputs, outputs):
     inputs: the batch dict of DataGenerator; outputs: the training graph's
     output dict. Returns {loss name: float32 scalar}.
     """
-    active_class_ids = inputs["input_image_meta"][:, 12:]
+    active_class_ids = parse_image_meta_graph(inputs["input_image_meta"])["active_class_ids"]
     return {
         "rpn_class_loss": L.rpn_class_loss_graph(
             inputs["input_rpn_match"], outputs["rpn_class_logits"]),
