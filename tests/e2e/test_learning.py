@@ -1,6 +1,8 @@
 """From-scratch training learns: the acceptance runs of the core issue.
 
-Each takes minutes on a 2-core CPU, so they are marked slow (CI runs them).
+Each takes from 12 minutes to an hour on a 2-core CPU, so they are marked
+slow: `python -m pytest -m slow` (the release check), not the default run.
+The timeouts only stop a hung run; they leave room for a busy machine.
 """
 import os
 import re
@@ -26,7 +28,7 @@ def test_matterport_style_script_learns_from_scratch(tmp_path):
     """8 epochs x 50 steps x 2 images of 128 px, ResNet-101 and the default
     learning rate, as a matterport user's script has them: mAP@0.5 >= 0.85."""
     out = run([os.path.join(ROOT, "tests", "e2e", "matterport_style_script.py"),
-               str(tmp_path / "logs")], cwd=str(tmp_path), timeout=40 * 60)
+               str(tmp_path / "logs")], cwd=str(tmp_path), timeout=120 * 60)
     score = float(out.strip().splitlines()[-1].split(":")[1])
     print(f"matterport-style script mAP@0.5 = {score:.3f}")
     assert score >= 0.85
@@ -40,7 +42,7 @@ def test_shapes_sample_trains_and_evaluates(tmp_path):
     script = os.path.join(ROOT, "samples", "shapes", "shapes.py")
     logs = str(tmp_path / "logs")
     started = time.monotonic()
-    run([script, "train", "--logs", logs], cwd=str(tmp_path), timeout=40 * 60)
+    run([script, "train", "--logs", logs], cwd=str(tmp_path), timeout=90 * 60)
     # Reported for the 15-minute budget, never asserted (shared machines).
     print(f"shapes sample training took {(time.monotonic() - started) / 60:.1f} minutes")
     out = run([script, "evaluate", "--logs", logs], cwd=str(tmp_path), timeout=10 * 60)
