@@ -1,7 +1,7 @@
 """A backbone of the user's own is one registration (mrcnn.backbones), and
-then every command works with it: train, --weights=last, evaluate, predict,
-export; a checkpoint of it names the backbone, and a process that has not
-registered it says so in one line."""
+then every command works with it: train, --weights=last (with the backbone's
+own layer group), evaluate, predict, export; a checkpoint of it names the
+backbone, and a process that has not registered it says so in one line."""
 import glob
 import json
 import os
@@ -9,13 +9,16 @@ import subprocess
 import sys
 
 import h5py
+import numpy as np
 import pytest
 import yaml
 from cli_fixtures import tiny_args, write_via2
 from keras import layers
+from PIL import Image
 
 from mrcnn import backbones
 from mrcnn.cli import main
+from mrcnn.export import ExportedModel
 from mrcnn.training.layers import layers_regex
 
 
@@ -83,6 +86,14 @@ def test_one_registration_and_every_command_works(registered, tmp_path, capsys):
     images = json.loads((out_dir / "coco_images.json").read_text())
     assert [os.path.basename(image["file_name"]) for image in images["images"]] == ["img00.jpg"]
     assert (out_dir / "img00.png").is_file()
+
+    # Exported, the network no longer needs the registry (TensorFlow alone).
+    export_dir = tmp_path / "export"
+    assert main(["export", "--logs", str(logs), "--weights=last", "--out", str(export_dir)]) == 0
+    image = np.asarray(Image.open(tmp_path / "data" / "img00.jpg"))
+    found = ExportedModel(export_dir).predict(image, score_threshold=0.0)
+    assert len(found["scores"]) > 0 and np.isfinite(found["scores"]).all()
+    assert found["masks"].shape[1:] == image.shape[:2]
 
 
 def test_groups_are_the_backbones_own(registered):
