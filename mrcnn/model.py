@@ -22,17 +22,16 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn.anchors import compute_backbone_shapes, get_anchors
-from mrcnn.boxes import denorm_boxes, norm_boxes
 from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
     DataGenerator,
     load_image_gt,
     mold_image,
     unmold_image,
 )
-from mrcnn.data.resize import paste_masks, resize_image
+from mrcnn.data.molding import mold_inputs, unmold_detections
 from mrcnn.data.targets import build_rpn_targets  # noqa: F401
 from mrcnn.evaluation import EVALUATION_MIN_CONFIDENCE
-from mrcnn.image_meta import compose_image_meta, parse_image_meta  # noqa: F401
+from mrcnn.image_meta import compose_image_meta, parse_image_meta  # noqa: F401  (matterport)
 from mrcnn.modeling.backbone import configure_batchnorm
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
 from mrcnn.modeling.precision import dtype_policy
@@ -587,101 +586,20 @@ class MaskRCNN:
     # ---- inference ------------------------------------------------------------
     def mold_inputs(self, images):
         """Takes a list of images and modifies them to the format expected
-        as an input to the neural network.
-        images: List of image matrices [height,width,depth]. Images can have
-            different sizes.
+        as an input to the neural network (mrcnn.data.molding.mold_inputs).
 
-        Returns 3 Numpy matrices:
-        molded_images: [N, h, w, 3]. Images resized and normalized.
-        image_metas: [N, length of meta data]. Details about each image.
-        windows: [N, (y1, x1, y2, x2)]. The portion of the image that has the
-            original image (padding excluded).
+        Returns molded_images float32 [N, h, w, 3], image_metas
+        [N, IMAGE_META_SIZE], windows int [N, (y1, x1, y2, x2)].
         """
-        molded_images = []
-        image_metas = []
-        windows = []
-        for image in images:
-            # Resize image
-            molded_image, window, scale, padding, crop = resize_image(
-                image,
-                min_dim=self.config.IMAGE_MIN_DIM,
-                min_scale=self.config.IMAGE_MIN_SCALE,
-                max_dim=self.config.IMAGE_MAX_DIM,
-                mode="square" if self.config.IMAGE_RESIZE_MODE == "crop" else
-                self.config.IMAGE_RESIZE_MODE)
-            molded_image = mold_image(molded_image, self.config)
-            # Build image_meta
-            image_meta = compose_image_meta(
-                0, image.shape, molded_image.shape, window, scale,
-                np.zeros([self.config.NUM_CLASSES], dtype=np.int32))
-            # Append
-            molded_images.append(molded_image)
-            windows.append(window)
-            image_metas.append(image_meta)
-        # Pack into arrays
-        molded_images = np.stack(molded_images)
-        image_metas = np.stack(image_metas)
-        windows = np.stack(windows)
-        return molded_images, image_metas, windows
+        return mold_inputs(images, self.config)
 
     def unmold_detections(self, detections, mrcnn_mask, original_image_shape,
                           image_shape, window):
-        """Reformats the detections of one image from the format of the neural
-        network output to a format suitable for use in the rest of the
-        application.
-
-        detections: [N, (y1, x1, y2, x2, class_id, score)] in normalized coordinates
-        mrcnn_mask: [N, height, width, num_classes]
-        original_image_shape: [H, W, C] Original image shape before resizing
-        image_shape: [H, W, C] Shape of the image after resizing and padding
-        window: [y1, x1, y2, x2] Pixel coordinates of box in the image where the real
-                image is excluding the padding.
-
-        Returns:
-        boxes: int32 [N, (y1, x1, y2, x2)] Bounding boxes in pixels
-        class_ids: int32 [N] Integer class IDs for each bounding box
-        scores: float32 [N] Float probability scores of the class_id
-        masks: bool [height, width, num_instances] Instance masks
-        """
-        # How many detections do we have?
-        # Detections array is padded with zeros. Find the first class_id == 0.
-        zero_ix = np.where(detections[:, 4] == 0)[0]
-        N = zero_ix[0] if zero_ix.shape[0] > 0 else detections.shape[0]
-
-        # Extract boxes, class_ids, scores, and class-specific masks
-        boxes = detections[:N, :4]
-        class_ids = detections[:N, 4].astype(np.int32)
-        scores = detections[:N, 5].astype(np.float32)
-        masks = mrcnn_mask[np.arange(N), :, :, class_ids]
-
-        # Translate normalized coordinates in the resized image to pixel
-        # coordinates in the original image before resizing
-        window = norm_boxes(np.asarray(window), image_shape[:2])
-        wy1, wx1, wy2, wx2 = window
-        shift = np.array([wy1, wx1, wy1, wx1])
-        wh = wy2 - wy1  # window height
-        ww = wx2 - wx1  # window width
-        scale = np.array([wh, ww, wh, ww])
-        # Convert boxes to normalized coordinates on the window
-        boxes = np.divide(boxes - shift, scale)
-        # Convert boxes to pixel coordinates on the original image
-        boxes = denorm_boxes(boxes, original_image_shape[:2])
-
-        # Filter out detections with zero area. Happens in early training when
-        # network weights are still random
-        exclude_ix = np.where(
-            (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) <= 0)[0]
-        if exclude_ix.shape[0] > 0:
-            boxes = np.delete(boxes, exclude_ix, axis=0)
-            class_ids = np.delete(class_ids, exclude_ix, axis=0)
-            scores = np.delete(scores, exclude_ix, axis=0)
-            masks = np.delete(masks, exclude_ix, axis=0)
-            N = class_ids.shape[0]
-
-        # Resize masks to original image size and set boundary threshold.
-        full_masks = paste_masks(masks, boxes, original_image_shape)
-
-        return boxes.astype(np.int32), class_ids, scores, full_masks
+        """The detections of one image in its original pixels
+        (mrcnn.data.molding.unmold_detections): boxes int32 [N, 4],
+        class_ids int32 [N], scores float32 [N], masks bool [H, W, N]."""
+        return unmold_detections(detections, mrcnn_mask, original_image_shape, image_shape,
+                                 window)
 
     def _predict(self, molded_images, image_metas):
         """Runs the inference graph on one batch; returns a dict of numpy arrays."""

@@ -161,21 +161,37 @@ def test_detect_on_images_without_detections_returns_empty_results(trained):
 
 
 def test_unmold_detections_maps_boxes_back_through_the_window():
-    config = TinyInferenceConfig()
-    model = modellib.MaskRCNN("inference", config, "/tmp/unused-logs")
+    from mrcnn.data.molding import unmold_detections
+
     # A 32x64 image in a 64x64 input: scale 1, padded 16 rows top and bottom.
     original, molded, window = (32, 64, 3), (64, 64, 3), (16, 0, 48, 64)
     box_px = np.array([[20, 8, 36, 40]])  # in the molded image
-    detections = np.zeros((config.DETECTION_MAX_INSTANCES, 6), np.float32)
+    detections = np.zeros((8, 6), np.float32)
     detections[0, :4] = utils.norm_boxes(box_px, molded[:2])[0]
     detections[0, 4:] = [2, 0.9]
-    masks = np.ones((config.DETECTION_MAX_INSTANCES, 28, 28, config.NUM_CLASSES), np.float32)
-    rois, class_ids, scores, full = model.unmold_detections(
-        detections, masks, original, molded, window)
+    masks = np.ones((8, 28, 28, 3), np.float32)
+    rois, class_ids, scores, full = unmold_detections(detections, masks, original, molded, window)
     np.testing.assert_array_equal(rois, [[4, 8, 20, 40]])
     assert class_ids.tolist() == [2] and scores.tolist() == [pytest.approx(0.9)]
     assert full.shape == (32, 64, 1)
     assert full[4:20, 8:40, 0].all() and full[:, :, 0].sum() == 16 * 32
+
+
+def test_mold_inputs_resizes_pads_and_records_the_window():
+    from mrcnn.data.molding import mold_inputs
+
+    config = TinyInferenceConfig()
+    image = np.full((32, 48, 3), 200, np.uint8)
+    molded, metas, windows = mold_inputs([image], config)
+    # 48 px wide -> 64: scale 4/3, the 43-row image centred in 64 rows.
+    assert molded.shape == (1, 64, 64, 3) and molded.dtype == np.float32
+    np.testing.assert_array_equal(windows, [[10, 0, 53, 64]])
+    np.testing.assert_allclose(molded[0, 10, 0], 200 - np.asarray(config.MEAN_PIXEL), rtol=1e-6)
+    np.testing.assert_allclose(molded[0, 0, 0], -np.asarray(config.MEAN_PIXEL), rtol=1e-6)
+    meta = modellib.parse_image_meta(metas)
+    assert meta["original_image_shape"].tolist() == [[32, 48, 3]]
+    assert meta["window"].tolist() == [[10, 0, 53, 64]]
+    assert meta["scale"][0] == pytest.approx(64 / 48)
 
 
 def test_paste_masks_puts_each_mask_in_its_clipped_box():
