@@ -362,7 +362,11 @@ def build_parser(project=None):
 def import_tensorflow_quietly():
     """Import TensorFlow with its start-up lines (CPU features, oneDNN notices)
     kept off the terminal: they go to a temporary file, shown only when the
-    import fails (PLATFORM-NOTES: only redirecting fd 2 hides them)."""
+    import fails. TensorFlow's C++ code writes them straight to file
+    descriptor 2, past sys.stderr and logging, and TF_CPP_MIN_LOG_LEVEL
+    hides the CPU-feature line but not the oneDNN notice; only pointing
+    descriptor 2 elsewhere during the import hides that, without turning
+    oneDNN (and its speed) off."""
     if "tensorflow" in sys.modules:
         return
     import tempfile
@@ -397,7 +401,7 @@ def main(argv=None, config_class=None, dataset_loader=None, inference_config_cla
     mrcnn.commands.project.Project); the generic command uses `Config` with
     --config/--set and `read_dataset`.
     """
-    from mrcnn.commands.datasets import generic_loader
+    from mrcnn.data.read import generic_loader
 
     project = Project(config_class=config_class, dataset_loader=dataset_loader or generic_loader,
                       inference_config_class=inference_config_class, prog=prog or "mrcnn",

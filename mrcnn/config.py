@@ -151,15 +151,17 @@ class Config:
     TOP_DOWN_PYRAMID_SIZE = 256
 
     # Channels of the mask head's four 3x3 convolutions and its deconvolution
-    # (matterport: 256). Their cost grows with its square, and on small
-    # images they dominate a training step (shapes sample, 128 px: 0.92 s
-    # a step at 256, 0.64 s at 128, 0.49 s at 64). COCO weights need 256.
+    # (matterport: 256, which COCO weights need). Their cost grows with the
+    # square of this width and on small images they dominate a training
+    # step; simple masks (plain outlines) need fewer. Measured step times:
+    # docs/performance.md.
     MASK_HEAD_CONV_CHANNELS = 256
 
     # Channels of the RPN's shared 3x3 convolution (matterport: 512, which
-    # COCO weights need; torchvision's RPN uses 256). It runs on every pyramid
-    # level and on P2 it is the largest convolution of inference: at 1024 px,
-    # 77 GMAC at 512 channels, half that at 256.
+    # COCO weights need: with another width their RPN layers are skipped).
+    # torchvision's RPN uses 256. It runs on every pyramid level and on P2 it
+    # is the largest convolution of inference: at 1024 px, 77 GMAC at 512
+    # channels, half that at 256. Measured times: docs/performance.md.
     RPN_CONV_CHANNELS = 512
 
     # Number of classification classes (including background)
@@ -196,9 +198,9 @@ class Config:
     IMAGE_RESIZE_MODE = "square"
     IMAGE_MIN_DIM = 800
     IMAGE_MAX_DIM = 1024
-    # Minimum scaling ratio. Checked after MIN_IMAGE_DIM and can force further
+    # Minimum scaling ratio. Checked after IMAGE_MIN_DIM and can force further
     # up scaling. For example, if set to 2 then images are scaled up to double
-    # the width and height, or more, even if MIN_IMAGE_DIM doesn't require it.
+    # the width and height, or more, even if IMAGE_MIN_DIM doesn't require it.
     IMAGE_MIN_SCALE = 0
     # Number of color channels per image. RGB = 3, grayscale = 1, RGB-D = 4
     IMAGE_CHANNEL_COUNT = 3
@@ -240,7 +242,9 @@ class Config:
     LEARNING_MOMENTUM = 0.9
 
     # "SGD" (with LEARNING_MOMENTUM, matterport's) or "Adam"
-    # (mrcnn/training/optimizer.py). Both clip at GRADIENT_CLIP_NORM.
+    # (mrcnn/training/optimizer.py). Both clip at GRADIENT_CLIP_NORM. From
+    # scratch on small data Adam learns the heads faster (measured:
+    # docs/normalization.md).
     OPTIMIZER = "SGD"
 
     # Raise the learning rate linearly from LEARNING_RATE / N to LEARNING_RATE
@@ -273,6 +277,7 @@ class Config:
     #     False: freeze BN layers (matterport's default; right for fine-tuning
     #            with small batches).
     #     True: train BN layers.
+    # Why and what was measured: docs/normalization.md.
     TRAIN_BN = None
 
     # Gradient norm clipping
@@ -287,7 +292,7 @@ class Config:
     # recomputed at the end of each epoch from this many training batches
     # with the epoch's final weights ("precise BN"): moving averages lag a
     # network trained from scratch, and inference would see another network.
-    # 0 keeps the plain moving averages.
+    # 0 keeps the plain moving averages (docs/normalization.md).
     BN_STATISTICS_BATCHES = 8
 
     # What the BatchNorm layers (bn_conv1, bn2a_branch2a, ..., mrcnn_class_bn1,
@@ -299,29 +304,27 @@ class Config:
     #     "batch": BatchNorm, as matterport (see TRAIN_BN for its statistics).
     #     "group": GroupNorm with 32 groups (Wu & He 2018): each image is
     #           normalised on its own, so 1-2 images per batch train well
-    #           from scratch and inference computes what training did.
-    #           Measured on the shapes sample's default run: mAP@0.5 0.50
-    #           against 0.07 with learned BatchNorm statistics.
+    #           from scratch and inference computes what training did
+    #           (measured against BatchNorm: docs/normalization.md).
     NORMALIZATION = None
 
     # Batch Renormalization (Ioffe 2017) for BatchNorm layers whose
     # statistics are learned (see TRAIN_BN): training normalises with the
     # moving statistics, as inference does, and the batch statistics only
     # shape the gradient. With plain BatchNorm and 2-image batches, the
-    # network learns to depend on each batch's own statistics (shapes sample,
-    # Adam, 400 steps: the classifier's loss on training batches is 0.32 with
-    # batch statistics, 0.64 with the moving ones inference uses). Off by
-    # default: from scratch with SGD 0.001 it closed that gap but stalled the
-    # classifier (loss 0.72-0.78 through 4 epochs, mAP@0.5 0.03).
+    # network learns to depend on each batch's own statistics, which the
+    # moving statistics that inference uses do not match. Off by default:
+    # from scratch with SGD it closed that gap but stalled the classifier
+    # (docs/normalization.md).
     BATCH_RENORM = False
 
     # Keras dtype policy of the network: "float32", or "mixed_bfloat16" to
     # compute the convolutions and dense layers in bfloat16 (variables,
     # checkpoints, boxes, NMS and every output stay float32; see
     # mrcnn/modeling/precision.py). Weights trained under either policy load
-    # under the other. Measured on a 2-core CPU with AVX-512 BF16: inference
-    # at 512 px 0.80 s against 1.41 s, mAP@0.5 of a shapes checkpoint 0.868
-    # against 0.874. CPUs without bfloat16 instructions emulate it.
+    # under the other. It is faster on CPUs with bfloat16 instructions (such
+    # as AVX-512 BF16); CPUs without them emulate it, hence the float32
+    # default. Measured speed and accuracy: docs/mixed-precision.md.
     DTYPE_POLICY = "float32"
 
     # Threads that prepare training batches beside the model.

@@ -11,8 +11,8 @@ The output's container follows its extension:
 The opencv-python-headless wheel installed here has no software H.264
 encoder (only a hardware one, absent here), so it writes `mp4v`; the codec
 is found once per process by writing and reading back a two-frame file
-(`mp4_fourcc`). VP9 in MP4 is not tried: it writes, but 25-35 times slower
-than MJPG (docs/video.md, benchmarks/video_codecs.py).
+(`mp4_fourcc`). VP9 in MP4 is not tried: it writes, but far slower than
+MJPG, about as slow as the network (docs/video.md, benchmarks/video_codecs.py).
 
 Frames are RGB uint8 [H, W, 3] on this side; OpenCV's BGR stays inside.
 """
@@ -198,8 +198,9 @@ class VideoRun:
     """What `transform_video` did.
 
     frames: frames written. seconds: wall time of the whole loop. first:
-    seconds of the first frame alone (it traces the network, 10-20 s on a
-    CPU). announced: the frame count the file gave, or None.
+    seconds of the first frame alone (it includes tracing the network, which
+    the later frames do not pay). announced: the frame count the file gave,
+    or None.
     """
 
     def __init__(self, frames, seconds, first, announced):

@@ -36,9 +36,8 @@ class BatchNorm(keras.layers.BatchNormalization):
     r = clip(std_B / std, 1/RENORM_RMAX, RENORM_RMAX) and
     d = clip((mean_B - mean) / std, -RENORM_DMAX, RENORM_DMAX), both constants
     for the gradient. Without it, a network trained on 2-image batches learns
-    to rely on each batch's own statistics (measured on the shapes sample:
-    the classifier's loss on training batches is 0.32 with batch statistics
-    and 0.64 with the moving ones). Unlike Keras' `renorm=True`, it keeps the
+    to rely on each batch's own statistics, which inference does not have
+    (measured: docs/normalization.md). Unlike Keras' `renorm=True`, it keeps the
     four weights of a BatchNorm layer, so checkpoints and matterport's files
     keep their layout.
 

@@ -2,13 +2,12 @@
 ("precise BN", Wu & Johnson 2021).
 
 When BatchNorm statistics are learned from scratch, the moving averages mix
-the statistics of many past weight states; after a few hundred steps they
-lag the network enough that inference (which uses them) differs from
-training (which uses batch statistics): measured on a ResNet-101 from
-scratch after 100 steps, the deepest BatchNorm inputs had 60x the variance
-their moving statistics claimed, and validation losses were 6x the training
-ones. Averaging the batch statistics of a few batches with the weights frozen
-gives statistics that belong to these weights.
+the statistics of many past weight states; while the weights change fast
+they lag the network enough that inference (which uses them) differs from
+training (which uses batch statistics), and the validation losses rise far
+above the training ones (measured: docs/normalization.md). Averaging the
+batch statistics of a few batches with the weights frozen gives statistics
+that belong to these weights.
 """
 import contextlib
 import logging

@@ -3,9 +3,9 @@ clipping and an optional linear learning-rate warm-up.
 
 matterport trained with SGD and momentum (LEARNING_MOMENTUM), which stays
 the default. Adam is the other choice: from scratch on small data it learns
-the second stage much faster (measured on the shapes sample: mAP@0.5 0.646
-after 600 steps with Adam 3e-4, 0.50 with SGD 0.001, 0.597 with SGD 0.005).
-WEIGHT_DECAY stays an L2 term of the loss with either.
+the second stage much faster (measured on the shapes sample:
+docs/normalization.md). WEIGHT_DECAY stays an L2 term of the loss with
+either.
 """
 import keras
 
