@@ -19,50 +19,12 @@ import os
 
 from mrcnn.config import ConfigError
 from mrcnn.data.errors import DatasetError
-from mrcnn.data.read import read_dataset
 from mrcnn.data.split import stratified_split
 
 logger = logging.getLogger(__name__)
 
 SPLIT_FOLDERS = {"train": ("train",), "val": ("val", "validation"), "test": ("test",)}
 SPLIT_FILE_EXTENSIONS = (".json", ".csv")
-
-
-def generic_loader(path, config, **options):
-    """The dataset loader of the generic `mrcnn` command: `read_dataset` with
-    the config's CLASS_NAMES as the classes to keep, in their order. A
-    one-class config names the class of VIA regions without a class
-    attribute (matterport's balloon files have none)."""
-    from mrcnn.data.read import detect_format
-
-    names = list(config.CLASS_NAMES or [])
-    if names:
-        options.setdefault("classes", names)
-    fmt = options.get("format")
-    if fmt is None and os.path.exists(path):
-        fmt = detect_format(path)[0]
-    if fmt == "via" and len(names) == 1:
-        options.setdefault("default_class", names[0])
-    return read_dataset(path, **options)
-
-
-def reader_loader(dataset_class, **defaults):
-    """A sample's dataset loader on `read_dataset`:
-    (path, config, **reader options) -> a prepared `dataset_class`.
-
-    The config's CLASS_NAMES are the classes kept (in their order); `defaults`
-    are the sample's reader options (format, source, class_attribute, ...);
-    reader flags of the command line override both.
-    """
-    def load(path, config, **options):
-        merged = dict(defaults)
-        if config.CLASS_NAMES:
-            merged["classes"] = list(config.CLASS_NAMES)
-        merged.update(options)
-        return read_dataset(path, dataset_class=dataset_class, **merged)
-    load.__doc__ = (f"Read a {dataset_class.__name__} at `path` (a file, or the folder holding "
-                    f"it) with {defaults}; see mrcnn.commands.datasets.reader_loader.")
-    return load
 
 
 def subset(dataset, indices):

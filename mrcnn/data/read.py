@@ -183,3 +183,38 @@ def read_coco(json_file, image_root, **options):
     """detectron2's `register_coco_instances(name, {}, json_file, image_root)`
     in one call: the prepared COCO dataset."""
     return read_dataset(json_file, image_dir=image_root, format="coco", **options)
+
+
+def generic_loader(path, config, **options):
+    """The dataset loader of the generic `mrcnn` command: `read_dataset` with
+    the config's CLASS_NAMES as the classes to keep, in their order. A
+    one-class config names the class of VIA regions without a class
+    attribute (matterport's balloon files have none)."""
+    names = list(config.CLASS_NAMES or [])
+    if names:
+        options.setdefault("classes", names)
+    fmt = options.get("format")
+    if fmt is None and os.path.exists(path):
+        fmt = detect_format(path)[0]
+    if fmt == "via" and len(names) == 1:
+        options.setdefault("default_class", names[0])
+    return read_dataset(path, **options)
+
+
+def reader_loader(dataset_class, **defaults):
+    """A sample's dataset loader on `read_dataset`:
+    (path, config, **reader options) -> a prepared `dataset_class`.
+
+    The config's CLASS_NAMES are the classes kept (in their order); `defaults`
+    are the sample's reader options (format, source, class_attribute, ...);
+    reader flags of the command line override both.
+    """
+    def load(path, config, **options):
+        merged = dict(defaults)
+        if config.CLASS_NAMES:
+            merged["classes"] = list(config.CLASS_NAMES)
+        merged.update(options)
+        return read_dataset(path, dataset_class=dataset_class, **merged)
+    load.__doc__ = (f"Read a {dataset_class.__name__} at `path` (a file, or the folder holding "
+                    f"it) with {defaults}; see mrcnn.data.read.reader_loader.")
+    return load

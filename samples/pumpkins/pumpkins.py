@@ -19,8 +19,8 @@ if ROOT_DIR not in sys.path:
 
 from mrcnn import cli  # noqa: E402
 from mrcnn.config import Config  # noqa: E402
-from mrcnn.commands.datasets import reader_loader  # noqa: E402
 from mrcnn.data import OpenImagesDataset  # noqa: E402
+from mrcnn.data.read import reader_loader  # noqa: E402
 
 
 

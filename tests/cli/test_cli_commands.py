@@ -15,7 +15,8 @@ from PIL import Image
 from tensorboard_events import tag_steps
 
 from mrcnn.cli import main
-from mrcnn.commands.datasets import generic_loader, load_parts
+from mrcnn.commands.datasets import load_parts
+from mrcnn.data.read import generic_loader
 from mrcnn.commands.project import checkpoint_settings
 from mrcnn.config import Config
 from mrcnn.data import read_dataset

@@ -4,7 +4,8 @@ import pytest
 from cli_fixtures import write_via1_balloons, write_via2
 
 from mrcnn.cli import main
-from mrcnn.commands.datasets import describe_parts, generic_loader, load_parts, subset
+from mrcnn.commands.datasets import describe_parts, load_parts, subset
+from mrcnn.data.read import generic_loader
 from mrcnn.commands.project import reconcile_classes
 from mrcnn.config import Config, ConfigError
 
