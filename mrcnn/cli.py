@@ -21,12 +21,12 @@ exit code; the work itself is done in mrcnn.commands.<name>. Bad flags and
 bad values exit with code 2 and a usage message.
 """
 import argparse
-import json
 import logging
 import os
 import sys
 
 from mrcnn.commands import UsageError
+from mrcnn.commands.datasets import dataset_options
 from mrcnn.commands.project import Project
 from mrcnn.config import ConfigError
 from mrcnn.data.errors import DatasetError
@@ -67,24 +67,6 @@ def add_dataset_arguments(parser, positional="dataset", required=True):
     return parser
 
 
-def dataset_options(args):
-    """The `read_dataset` keyword arguments of parsed dataset flags."""
-    options = {}
-    for flag in ("image_dir", "format", "label_map", "source", "class_attribute", "class_name",
-                 "class_pattern"):
-        value = getattr(args, flag, None)
-        if value is not None:
-            options[flag] = value
-    if getattr(args, "classes", None):
-        options["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
-    for item in getattr(args, "option", None) or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise DatasetError(f"--option {item!r}: write it as KEY=VALUE")
-        options[key.strip().replace("-", "_")] = value
-    return options
-
-
 # --- validate ---------------------------------------------------------------
 
 def add_validate_command(subparsers, project=None):
@@ -98,25 +80,8 @@ def add_validate_command(subparsers, project=None):
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     parser.add_argument("--no-images", action="store_true", help="do not decode the images")
     parser.add_argument("--no-masks", action="store_true", help="do not draw the masks (no statistics)")
-    parser.set_defaults(func=run_validate)
+    parser.set_defaults(func=_command("validate"))
     return parser
-
-
-def run_validate(args):
-    from mrcnn.data.validate import validate_dataset
-
-    # The report lists what the reader would log; say it once.
-    logging.getLogger("mrcnn.data.builder").setLevel(logging.ERROR)
-    options = dataset_options(args)
-    report = validate_dataset(args.dataset, check_images=not args.no_images, check_masks=not args.no_masks,
-                              max_examples=args.examples, progress=True, **options)
-    print(report.to_text())
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report.to_dict(), f, indent=2)
-    if args.plot and report.statistics is not None:
-        print(f"Histograms: {report.plot(args.plot)}")
-    return report.exit_code
 
 
 # --- split --------------------------------------------------------------------
@@ -130,20 +95,8 @@ def add_split_command(subparsers, project=None):
     parser.add_argument("--val", type=float, default=0.2, help="fraction of images for validation (0.2)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--out-dir", help="where to write (default: beside the annotations)")
-    parser.set_defaults(func=run_split)
+    parser.set_defaults(func=_command("split"))
     return parser
-
-
-def run_split(args):
-    from mrcnn.data.split import split_annotations
-
-    logging.getLogger("mrcnn.data.builder").setLevel(logging.ERROR)
-    if not 0 <= args.val < 1:
-        raise DatasetError(f"--val must be in [0, 1), got {args.val}")
-    result = split_annotations(args.annotations, val=args.val, seed=args.seed, out_dir=args.out_dir,
-                               **dataset_options(args))
-    print(result.to_text())
-    return EXIT_OK
 
 
 # --- flags shared by the model commands --------------------------------------------
@@ -210,6 +163,15 @@ def add_split_arguments(parser):
     group.add_argument("--val-fraction", type=fraction, default=0.2,
                        help="without split folders/files: fraction of images held out (0.2)")
     group.add_argument("--seed", type=int, default=0, help="seed of that split (0)")
+
+
+def _command(name):
+    """func of a dataset command: mrcnn.commands.<name>.run_<name>(args)."""
+    def run(args):
+        import importlib
+
+        return getattr(importlib.import_module(f"mrcnn.commands.{name}"), f"run_{name}")(args)
+    return run
 
 
 def _project_command(name):

@@ -3,7 +3,9 @@ parses the command line and hands the parsed arguments over.
 
     project.py   Project (what a sample hands to the CLI), building the Config
     datasets.py  train/val(/test) parts: split folders, split files, image lists
-                 or a seeded stratified split
+                 or a seeded stratified split; the reader options of the flags
+    validate.py  every image and annotation checked, class statistics
+    split.py     a deterministic, stratified train/val split of an annotation file
     session.py   --weights resolution, the model, class names
     train.py     staged training (Config.TRAINING_SCHEDULE)
     evaluate.py  COCO metrics and matterport's mAP@0.5 on the val/test part

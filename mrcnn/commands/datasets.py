@@ -27,6 +27,24 @@ SPLIT_FOLDERS = {"train": ("train",), "val": ("val", "validation"), "test": ("te
 SPLIT_FILE_EXTENSIONS = (".json", ".csv")
 
 
+def dataset_options(args):
+    """The `read_dataset` keyword arguments of parsed dataset flags."""
+    options = {}
+    for flag in ("image_dir", "format", "label_map", "source", "class_attribute", "class_name",
+                 "class_pattern"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            options[flag] = value
+    if getattr(args, "classes", None):
+        options["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
+    for item in getattr(args, "option", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise DatasetError(f"--option {item!r}: write it as KEY=VALUE")
+        options[key.strip().replace("-", "_")] = value
+    return options
+
+
 def subset(dataset, indices):
     """A prepared copy of `dataset` holding the images at `indices` (internal
     ids), with the same classes and class ids."""
