@@ -19,6 +19,8 @@ import sys
 
 import numpy as np
 
+from mrcnn.outlines import mask_outlines
+
 # ---------------------------------------------------------------------------
 # Figures that show themselves in notebooks only
 # ---------------------------------------------------------------------------
@@ -124,16 +126,6 @@ def apply_mask(image, mask, color, alpha=0.5):
     return image
 
 
-def _contours(mask):
-    """Mask outline polygons as [K, (x, y)] arrays in image coordinates."""
-    from skimage.measure import find_contours
-
-    # Pad so that masks touching the image border get closed outlines.
-    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=np.uint8)
-    padded[1:-1, 1:-1] = mask
-    return [np.fliplr(verts) - 1 for verts in find_contours(padded, 0.5)]
-
-
 def _caption(class_names, class_id, score):
     label = class_names[class_id] if 0 <= class_id < len(class_names) else str(class_id)
     return f"{label} {score:.3f}" if score is not None else label
@@ -221,7 +213,7 @@ def display_instances(image, boxes, masks, class_ids, class_names,
         mask = masks[:, :, i]
         if show_mask:
             masked_image = apply_mask(masked_image, mask, color)
-        for verts in _contours(mask):
+        for verts in mask_outlines(mask):
             ax.add_patch(Polygon(verts, facecolor="none", edgecolor=color))
     ax.imshow(masked_image.astype(np.uint8))
     return _finish(fig, created)
@@ -410,7 +402,7 @@ def draw_boxes(image, boxes=None, refined_boxes=None,
         if masks is not None:
             mask = masks[:, :, i]
             masked_image = apply_mask(masked_image, mask, color)
-            for verts in _contours(mask):
+            for verts in mask_outlines(mask):
                 ax.add_patch(Polygon(verts, facecolor="none", edgecolor=color))
     ax.imshow(masked_image.astype(np.uint8))
     return _finish(fig, created)

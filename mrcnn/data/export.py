@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from mrcnn.data.jsonfile import write_json
+from mrcnn.outlines import coco_polygons
 
 MODES = ("rle", "polygon")
 
@@ -24,27 +25,6 @@ def encode_rle(mask):
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     rle["counts"] = rle["counts"].decode("ascii")
     return rle
-
-
-def mask_to_polygons(mask, tolerance=0.5):
-    """Outlines of a bool [H, W] mask as COCO polygons [[x1, y1, x2, y2, ...]].
-
-    Coordinates are COCO's: pixel (row r, column c) covers [c, c + 1] x
-    [r, r + 1]. Parts smaller than 3 points are left out; holes are not
-    representable and come back filled.
-    """
-    from skimage.measure import approximate_polygon, find_contours
-
-    padded = np.pad(mask.astype(np.float32), 1)
-    polygons = []
-    for contour in find_contours(padded, 0.5):
-        contour = approximate_polygon(contour, tolerance) if tolerance else contour
-        if len(contour) < 4:  # closed contours repeat their first point
-            continue
-        # -1 for the padding, +0.5 from pixel centres to COCO's pixel edges
-        xy = np.stack([contour[:, 1] - 0.5, contour[:, 0] - 0.5], axis=1)
-        polygons.append([round(float(v), 2) for v in xy[:-1].ravel()])
-    return polygons
 
 
 def _image_root(dataset, image_ids, out_path):
@@ -110,7 +90,7 @@ def to_coco_dict(dataset, mode="rle", image_ids=None, image_root=None, include_c
             if mode == "rle":
                 add(image_id, rle, rle, class_ids[i], 0)
             else:
-                polygons = mask_to_polygons(mask)
+                polygons = coco_polygons(mask)
                 if polygons:
                     poly_rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
                     add(image_id, polygons, poly_rle, class_ids[i], 0)

@@ -18,7 +18,8 @@ back exactly and the polygons are what `mrcnn` writes to COCO files.
 """
 import numpy as np
 
-from mrcnn.data.export import encode_rle, mask_to_polygons
+from mrcnn.data.export import encode_rle
+from mrcnn.outlines import coco_polygons
 from mrcnn.serving.decode import RequestError
 
 
@@ -64,24 +65,6 @@ def parse_flag(name, text, default=True):
     raise RequestError(400, f"{name}={text!r}: give true or false")
 
 
-def traced_polygons(mask):
-    """COCO polygons of a uint8/bool [H, W] mask, traced on the mask's
-    bounding box only (the tracer's cost grows with the area it scans),
-    in the whole image's coordinates."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return []
-    cols = np.flatnonzero(mask.any(axis=0))
-    y0, x0 = int(rows[0]), int(cols[0])
-    crop = mask[y0:int(rows[-1]) + 1, x0:int(cols[-1]) + 1].astype(bool)
-    polygons = mask_to_polygons(crop)
-    for polygon in polygons:
-        for i in range(0, len(polygon), 2):
-            polygon[i] = round(polygon[i] + x0, 2)
-            polygon[i + 1] = round(polygon[i + 1] + y0, 2)
-    return polygons
-
-
 def instance_json(box, class_id, class_name, score, mask, polygons=True):
     """One instance. box: (y1, x1, y2, x2) pixels; mask: uint8 [H, W].
     polygons: False leaves "polygons" out (tracing costs more than the
@@ -98,7 +81,7 @@ def instance_json(box, class_id, class_name, score, mask, polygons=True):
         "mask": encode_rle(np.asarray(mask, bool)),
     }
     if polygons:
-        instance["polygons"] = traced_polygons(mask)
+        instance["polygons"] = coco_polygons(mask)
     return instance
 
 

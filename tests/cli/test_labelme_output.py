@@ -6,7 +6,7 @@ import numpy as np
 import skimage.draw
 from cli_fixtures import paint
 
-from mrcnn.commands.labelme import labelme_document, mask_to_polygons, write_labelme
+from mrcnn.commands.labelme import labelme_document, labelme_polygons, write_labelme
 from mrcnn.data import read_dataset
 
 H, W = 90, 120
@@ -41,16 +41,16 @@ def detections():
 
 def test_polygons_of_a_mask_with_a_hole_and_two_parts():
     ring = disk(45, 60, 20) & ~disk(45, 60, 6)
-    polygons = mask_to_polygons(ring)
+    polygons = labelme_polygons(ring)
     assert len(polygons) == 1  # the hole's outline is not an object
     two = np.zeros((H, W), bool)
     two[5:15, 5:15] = True
     two[50:70, 80:110] = True
-    polygons = mask_to_polygons(two)
+    polygons = labelme_polygons(two)
     assert len(polygons) == 2 and len(polygons[0]) >= 3
     # largest first, points inside the image as (x, y)
     assert polygons[0][:, 0].min() >= 79 and polygons[0][:, 1].max() <= 70
-    assert mask_to_polygons(np.zeros((H, W), bool)) == []
+    assert labelme_polygons(np.zeros((H, W), bool)) == []
 
 
 def test_labelme_json_round_trip_through_the_reader(tmp_path):

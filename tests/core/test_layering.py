@@ -11,7 +11,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "
 # Bottom to top; a module belongs to the longest prefix that names it.
 LAYERS = (
     ("mrcnn", "mrcnn.errors", "mrcnn.config", "mrcnn.boxes", "mrcnn.backbones",
-     "mrcnn.anchors", "mrcnn.image_meta"),
+     "mrcnn.anchors", "mrcnn.image_meta", "mrcnn.outlines"),
     ("mrcnn.data", "mrcnn.modeling", "mrcnn.coco_report", "mrcnn.coco_eval",
      "mrcnn.evaluation", "mrcnn.weights", "mrcnn.visualize"),
     ("mrcnn.training",),

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from mrcnn.data.export import mask_to_polygons
+from mrcnn.outlines import coco_polygons
 from mrcnn.serving.decode import RequestError, decode_image
 from mrcnn.serving.response import instances_json, parse_classes, parse_flag, parse_score_threshold
 
@@ -95,7 +95,7 @@ def test_instances_json_boxes_rle_and_polygons_in_image_coordinates():
     # Traced on the mask's bounding box, shifted back: the same outlines as
     # the COCO exporter traces on the whole image.
     for instance, mask in zip((first, second), masks):
-        assert instance["polygons"] == mask_to_polygons(mask.astype(bool))
+        assert instance["polygons"] == coco_polygons(mask.astype(bool))
     xs, ys = first["polygons"][0][0::2], first["polygons"][0][1::2]
     assert 29 <= min(xs) < max(xs) <= 45 and 9 <= min(ys) < max(ys) <= 20
     filled = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(second["polygons"], 50, 60)))
