@@ -54,7 +54,12 @@ def check_layer_selection(layers, backbone=None):
         names = weight_layer_names(name)
         if names is None:
             return
-        pattern = re.compile(layers_regex(layers, name))
+        try:
+            pattern = re.compile(layers_regex(layers, name))
+        except ValueError:
+            if backbone is not None:
+                raise
+            continue  # a group name another backbone may have
         if any(pattern.fullmatch(layer) for layer in names):
             return
     raise ValueError(f"layers={layers!r} matches no layer with weights; use one of "

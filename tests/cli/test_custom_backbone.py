@@ -23,7 +23,7 @@ from mrcnn.config import Config
 from mrcnn.export import ExportedModel
 from mrcnn.model import MaskRCNN
 from mrcnn.training.checkpoints import read_checkpoint_config
-from mrcnn.training.layers import layers_regex
+from mrcnn.training.layers import check_layer_selection, layers_regex
 
 
 def strided_net(input_image, stage5=True, train_bn=True):
@@ -116,6 +116,13 @@ def test_groups_are_the_backbones_own(registered):
                                          r"'strided_net'; its groups: \['heads', 'upper', 'all'\]"):
         layers_regex("4+", "strided_net")
     assert layers_regex("4+", "resnet50").startswith("(res4.*)|(bn4.*)|(res5.*)")
+    # --layers is checked before the config is known: against every backbone.
+    check_layer_selection("upper")
+    check_layer_selection("4+")
+    with pytest.raises(ValueError, match="not a layer group"):
+        check_layer_selection("4+", "strided_net")
+    with pytest.raises(ValueError, match="matches no layer"):
+        check_layer_selection("nothing_.*")
 
 
 def test_a_process_that_did_not_register_it_says_how(registered, tmp_path):
