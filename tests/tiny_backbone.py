@@ -8,8 +8,9 @@ builds and traces in a fraction of ResNet-50's time; the tests that check
 plumbing use it (BACKBONE = "tiny").
 
 In-process tests import this module (tests/conftest.py); subprocesses find it
-through the entry point of the group `mrcnn.backbones` that conftest writes
-next to a copy of it on PYTHONPATH, as an installed package would declare it.
+through the entry point of the group `mrcnn.backbones` that conftest declares
+in a .dist-info folder on PYTHONPATH (with tests/ itself), as an installed
+package would declare it.
 """
 from keras import layers
 

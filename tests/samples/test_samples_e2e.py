@@ -86,7 +86,11 @@ def train_gns_from_elsewhere(tmp_path, dataset, logs):
     given relative to it (tiny settings keep it short, --logs the repo clean)."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="2")
+    # Not the repository on PYTHONPATH: the script finds it itself. The tests'
+    # tiny backbone stays declared (tests/conftest.py puts it there).
+    plugins = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+               if p and os.path.abspath(p) != os.path.abspath(REPO)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(plugins), TF_CPP_MIN_LOG_LEVEL="2")
     command = [sys.executable, os.path.join(REPO, "samples", "gns", "gns.py"), "train",
                f"--dataset={os.path.relpath(dataset, elsewhere)}", "--weights=none", "--epochs", "1",
                "--config", TINY_YAML, "--logs", os.path.relpath(logs, elsewhere)]
