@@ -133,7 +133,6 @@ def checkpoints(logs):
     return sorted(glob.glob(os.path.join(str(logs), "*", "mask_rcnn_*.h5")))
 
 
-@pytest.mark.slow
 def test_a_nan_loss_stops_train_with_exit_code_2(data, tmp_path, capsys):
     logs = tmp_path / "logs"
     # 1e38 overflows the weights at the first update (see tests/core/test_nan_stop.py).

@@ -75,7 +75,6 @@ def checkpoint_files(logs):
     return sorted(os.path.basename(p) for p in glob.glob(os.path.join(str(logs), "*", "*.h5")))
 
 
-@pytest.mark.slow
 def test_a_nan_loss_stops_training_and_names_the_step_and_images(diverged):
     model, info, _ = diverged
     error = info.value
@@ -92,7 +91,6 @@ def test_a_nan_loss_stops_training_and_names_the_step_and_images(diverged):
     assert model.epoch == 1
 
 
-@pytest.mark.slow
 def test_the_last_finite_checkpoint_stays_the_newest(diverged):
     model, info, logs = diverged
     assert checkpoint_files(logs) == ["mask_rcnn_tiny_0001.h5"]
@@ -104,7 +102,6 @@ def test_the_last_finite_checkpoint_stays_the_newest(diverged):
     assert first_non_finite((name, a) for name, weights in stored.items() for _, a in weights) is None
 
 
-@pytest.mark.slow
 def test_epoch_checkpoint_refuses_non_finite_weights(diverged, tmp_path):
     model, _, logs = diverged
     # After the explosion the network itself is not finite.
@@ -119,7 +116,6 @@ def test_epoch_checkpoint_refuses_non_finite_weights(diverged, tmp_path):
     assert model.epoch == 1
 
 
-@pytest.mark.slow
 def test_a_non_finite_weight_file_is_refused_at_load_time(diverged, tmp_path):
     model, _, _ = diverged
     path = tmp_path / "nan.h5"

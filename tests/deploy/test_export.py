@@ -83,7 +83,6 @@ def mask_iou(a, b):
     return 1.0 if union == 0 else np.logical_and(a, b).sum() / union
 
 
-@pytest.mark.slow
 def test_saved_model_without_mrcnn_matches_detect(exported_model, detector, tmp_path):
     export_dir, _, class_names = exported_model
     images_file = tmp_path / "images.npz"
@@ -207,7 +206,6 @@ def test_export_refuses_a_folder_with_files_and_changes_nothing(detector, tmp_pa
         export_saved_model(detector, tmp_path / "new", ["BG", "disc"])
 
 
-@pytest.mark.slow
 def test_cli_export_in_bfloat16_with_a_higher_floor(exported_model, tmp_path, capsys):
     """`mrcnn export` of the checkpoint under mixed_bfloat16 with
     DETECTION_MIN_CONFIDENCE raised: refused into a folder with files, then
@@ -247,7 +245,6 @@ def test_cli_export_in_bfloat16_with_a_higher_floor(exported_model, tmp_path, ca
                                   default["scores"])
 
 
-@pytest.mark.slow
 def test_pad64_export_matches_detect(exported_model, tmp_path):
     """IMAGE_RESIZE_MODE pad64: the molded size follows the image (64 x 64,
     64 x 128 after scaling 50 x 90 up, 128 x 64), in the graph as in detect()."""

@@ -2,7 +2,6 @@
 API (tests/deploy/conftest.py's `exported_model`, shared with the export
 tests), its answers checked against ExportedModel.predict in this process."""
 import numpy as np
-import pytest
 import requests
 from pycocotools import mask as mask_utils
 from serve_fixtures import encode, painted_image, start_service
@@ -12,7 +11,6 @@ from mrcnn.serving.predictor import load_predictor
 TIMEOUT = 120
 
 
-@pytest.mark.slow
 def test_exported_model_is_served_with_the_same_answers(exported_model):
     export_dir, _, class_names = exported_model
     image = painted_image()
