@@ -57,8 +57,6 @@ class Backbone:
     stage_layers: {"3+": regex, ...}: the backbone layers that train() trains
         for each `layers=` group besides "heads" and "all" (the heads are
         added to each).
-    layer_pattern: a regex that fully matches the names of the backbone's
-        layers (used to tell a backbone weight file from a heads one).
     weight_layer_names: names(): the backbone's layers with weights, known
         without building it (`--layers` is checked against them), or None.
     imagenet: (file name, md5) of a keras.applications "notop" file whose
@@ -70,7 +68,6 @@ class Backbone:
     strides: tuple = (4, 8, 16, 32)
     compute_shape: Optional[Callable] = None
     stage_layers: dict = dataclasses.field(default_factory=dict)
-    layer_pattern: Optional[str] = None
     weight_layer_names: Optional[Callable] = None
     imagenet: Optional[tuple] = None
 
@@ -108,8 +105,8 @@ _REGISTRY = {}
 
 
 def register_backbone(name, build, *, strides=(4, 8, 16, 32), compute_shape=None,
-                      stage_layers=None, layer_pattern=None, weight_layer_names=None,
-                      imagenet=None, replace=False):
+                      stage_layers=None, weight_layer_names=None, imagenet=None,
+                      replace=False):
     """Register a backbone under `name` (see Backbone for the arguments).
     Registering a name twice is refused unless `replace`, so that two
     modules cannot silently fight over one name. Returns the Backbone."""
@@ -124,7 +121,7 @@ def register_backbone(name, build, *, strides=(4, 8, 16, 32), compute_shape=None
                          f"(4 values), not {strides!r}")
     spec = Backbone(name=name, build=build, strides=tuple(int(s) for s in strides),
                     compute_shape=compute_shape, stage_layers=dict(stage_layers or {}),
-                    layer_pattern=layer_pattern, weight_layer_names=weight_layer_names,
+                    weight_layer_names=weight_layer_names,
                     imagenet=tuple(imagenet) if imagenet else None)
     _REGISTRY[name] = spec
     return spec
@@ -204,7 +201,6 @@ for _name, _md5 in (("resnet50", "4d473c1dd8becc155b73f8504c6f6626"),
     register_backbone(
         _name, f"mrcnn.modeling.backbone:{_name}",
         stage_layers={"3+": _resnet_stage(3), "4+": _resnet_stage(4), "5+": _resnet_stage(5)},
-        layer_pattern=r"conv1|bn_conv1|res\d.*|bn\d.*",
         weight_layer_names=_resnet_weight_layer_names(RESNET_BLOCKS[_name]),
         # md5 from keras/src/applications/resnet.py WEIGHTS_HASHES
         imagenet=(f"{_name}_weights_tf_dim_ordering_tf_kernels_notop.h5", _md5))

@@ -19,16 +19,17 @@ from mrcnn.modeling.normalization import BatchNorm
 
 NAME = "tiny"
 CHANNELS = (8, 16, 16, 32, 32)
+# (convolution, normalization) layer names of stages 1..5
+STAGE_LAYERS = [("conv1", "bn_conv1")] + [(f"res{s}a_branch2a", f"bn{s}a_branch2a")
+                                          for s in range(2, 6)]
 
 
 def tiny_backbone(input_image, stage5=True, train_bn=True):
     """input_image: float32 [batch, H, W, 3] -> [C1..C5], float32
     [batch, H / 2**k, W / 2**k, CHANNELS[k-1]] for k = 1..5."""
-    names = [("conv1", "bn_conv1")] + [(f"res{s}a_branch2a", f"bn{s}a_branch2a")
-                                       for s in range(2, 6)]
     outputs = []
     x = input_image
-    for (conv, norm), channels in zip(names, CHANNELS):
+    for (conv, norm), channels in zip(STAGE_LAYERS, CHANNELS):
         x = layers.Conv2D(channels, 3, strides=2, padding="same", name=conv)(x)
         x = BatchNorm(name=norm, train_statistics=train_bn)(x)
         x = layers.Activation("relu")(x)
@@ -39,13 +40,11 @@ def tiny_backbone(input_image, stage5=True, train_bn=True):
 
 
 def _weight_layer_names():
-    return [name for pair in [("conv1", "bn_conv1")] + [
-        (f"res{s}a_branch2a", f"bn{s}a_branch2a") for s in range(2, 6)] for name in pair]
+    return [name for pair in STAGE_LAYERS for name in pair]
 
 
 register_backbone(
     NAME, tiny_backbone, replace=True,
     stage_layers={f"{first}+": "|".join(f"(res{s}.*)|(bn{s}.*)" for s in range(first, 6))
                   for first in (3, 4, 5)},
-    layer_pattern=r"conv1|bn_conv1|res\d.*|bn\d.*",
     weight_layer_names=_weight_layer_names)
