@@ -165,22 +165,14 @@ def add_split_arguments(parser):
     group.add_argument("--seed", type=int, default=0, help="seed of that split (0)")
 
 
-def _command(name):
-    """func of a dataset command: mrcnn.commands.<name>.run_<name>(args)."""
+def _command(name, with_project=False):
+    """func of a command: mrcnn.commands.<name>.run_<name>(args), or
+    run_<name>(args, project) for the model commands (with_project)."""
     def run(args):
         import importlib
 
-        return getattr(importlib.import_module(f"mrcnn.commands.{name}"), f"run_{name}")(args)
-    return run
-
-
-def _project_command(name):
-    """func of a model command: mrcnn.commands.<name>.run_<name>(args, project)."""
-    def run(args):
-        import importlib
-
-        module = importlib.import_module(f"mrcnn.commands.{name}")
-        return getattr(module, f"run_{name}")(args, args.project)
+        command = getattr(importlib.import_module(f"mrcnn.commands.{name}"), f"run_{name}")
+        return command(args, args.project) if with_project else command(args)
     return run
 
 
@@ -196,7 +188,7 @@ def add_model_command(subparsers, name, help_text, description, weights_default,
         add_dataset_arguments(parser, "--dataset",
                               required=project is None or project.dataset_required)
     add_model_arguments(parser, weights_default=weights_default)
-    parser.set_defaults(func=_project_command(name))
+    parser.set_defaults(func=_command(name, with_project=True))
     return parser
 
 
