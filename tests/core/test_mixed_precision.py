@@ -3,7 +3,7 @@ variables, checkpoints, boxes, NMS and every output stay float32."""
 import keras
 import numpy as np
 import pytest
-from tiny import TinyConfig, tiny_dataset
+from tiny import ResNetTinyConfig, tiny_dataset
 
 import mrcnn.model as modellib
 from mrcnn import utils
@@ -16,7 +16,14 @@ FLOAT32_LAYERS = ("ROI", "roi_align_classifier", "roi_align_mask", "mrcnn_detect
                   "mrcnn_bbox_fc", "mrcnn_mask", "mrcnn_mask_probs")
 
 
-class InferenceConfig(TinyConfig):
+class PrecisionConfig(ResNetTinyConfig):
+    """bfloat16's error is measured on ResNet-50 with the default 256-channel
+    mask head: the tiny backbone's 16-channel head averages over too few
+    channels to hold the tolerances below."""
+    MASK_HEAD_CONV_CHANNELS = 256
+
+
+class InferenceConfig(PrecisionConfig):
     IMAGES_PER_GPU = 1
 
 
@@ -31,7 +38,7 @@ def trained_in_bfloat16(tmp_path_factory):
     """A tiny model trained 2 epochs under mixed_bfloat16, and its checkpoint."""
     logs = tmp_path_factory.mktemp("logs")
     keras.utils.set_random_seed(0)
-    model = modellib.MaskRCNN("training", bfloat16_config(TinyConfig()), str(logs))
+    model = modellib.MaskRCNN("training", bfloat16_config(PrecisionConfig()), str(logs))
     initial = {name: model.keras_model.get_layer(name).kernel.numpy()
                for name in BFLOAT16_LAYERS}
     history = model.train(tiny_dataset(8, seed=0), None, learning_rate=0.01, epochs=2,
@@ -107,7 +114,7 @@ def test_bfloat16_inference_matches_float32_on_the_same_weights(trained_in_bfloa
 
 
 def test_validate_names_an_unsupported_dtype_policy():
-    config = TinyConfig()
+    config = PrecisionConfig()
     config.DTYPE_POLICY = "mixed_float16"
     with pytest.raises(ConfigError, match="DTYPE_POLICY.*mixed_float16"):
         config.validate()
