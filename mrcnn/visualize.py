@@ -1,18 +1,21 @@
 """Display and drawing functions with matterport's names and signatures.
 
-Importing this module imports neither matplotlib nor IPython. The plotting
-functions (`display_*`, `draw_boxes`, `plot_*`) build figures with
-matplotlib's object-oriented API (a `Figure` on an Agg canvas, no pyplot),
-so nothing pops up in scripts or tests; they return the Figure. When they
-create the figure themselves (no `ax` given) inside a running IPython kernel
-(Jupyter), they also display it once, as matterport's `plt.show()` did.
+Importing this module imports neither matplotlib nor IPython.
+
+The plotting functions (`display_*`, `draw_boxes`, `draw_rois`, `plot_*`)
+draw with pyplot as matterport's did: without an `ax` they make a new
+pyplot figure, draw, and call `plt.show()`; with an `ax` they draw on it and
+leave showing to the caller. Under a non-interactive backend (Agg, pdf,
+svg...) they skip `plt.show()`, so a script gets no warning and the figure
+stays current for a following `plt.savefig()`. They return None, as
+matterport's did: in Jupyter a returned Figure would be displayed a second
+time as the cell's value. The figure is `plt.gcf()` (or `ax.figure`).
 
 `draw_instances` and `color_splash` draw into NumPy arrays (uint8 RGB, no
 matplotlib) for files, TensorBoard and `splash`.
 """
 import colorsys
 import html
-import io
 import itertools
 import random
 import sys
@@ -22,69 +25,49 @@ import numpy as np
 from mrcnn.outlines import mask_outlines
 
 # ---------------------------------------------------------------------------
-# Figures that show themselves in notebooks only
+# pyplot figures, imported lazily
 # ---------------------------------------------------------------------------
 
-
-def _in_notebook():
-    # Only a kernel (Jupyter) can show figures inline; a script or a terminal
-    # IPython must never block on a window. IPython is not imported here.
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return shell is not None and getattr(shell, "kernel", None) is not None
+# matplotlib's built-in backends that cannot show a figure (for matplotlib
+# versions without a backend registry).
+_HEADLESS_BACKENDS = ("agg", "cairo", "pdf", "pgf", "ps", "svg", "template")
 
 
-def _png_bytes(fig):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+def _pyplot():
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
-def _figure_class():
-    from matplotlib.figure import Figure
+def _backend_can_show():
+    """False for Agg, pdf, svg...: their `plt.show()` only warns."""
+    import matplotlib
 
-    class NotebookFigure(Figure):
-        """A Figure that Jupyter displays as PNG, once after it was auto-shown."""
+    try:
+        from matplotlib.backends import BackendFilter, backend_registry
 
-        _mrcnn_skip_display = False
-
-        def _ipython_display_(self):
-            if self._mrcnn_skip_display:  # already shown by the function that made it
-                self._mrcnn_skip_display = False
-                return
-            from IPython.display import Image, display
-
-            display(Image(data=_png_bytes(self)))
-
-    return NotebookFigure
-
-
-def _new_figure(figsize, nrows=1, ncols=1):
-    """A Figure on an Agg canvas and its axes (one, or an array)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig = _figure_class()(figsize=figsize)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=True)
-    return fig, axes
-
-
-def _finish(fig, created):
-    """Show a figure this module created, in a notebook only; return it."""
-    if created and _in_notebook():
-        from IPython.display import Image, display
-
-        display(Image(data=_png_bytes(fig)))
-        fig._mrcnn_skip_display = True
-    return fig
+        headless = backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE)
+    except ImportError:
+        headless = _HEADLESS_BACKENDS
+    return matplotlib.get_backend().lower() not in headless
 
 
 def _axes(ax, figsize):
-    """(fig, ax, created): the given axes, or new ones."""
+    """(ax, created): the given axes, or the axes of a new pyplot figure
+    (figsize None: matplotlib's default size)."""
     if ax is not None:
-        return ax.figure, ax, False
-    fig, ax = _new_figure(figsize)
-    return fig, ax, True
+        return ax, False
+    _, ax = _pyplot().subplots(1, figsize=figsize)
+    return ax, True
+
+
+def _show(created):
+    """plt.show() for a figure this module created, where it can be shown.
+
+    Under a headless backend the figure stays open and current, for the
+    caller's plt.savefig() (or plt.close())."""
+    if created and _backend_can_show():
+        _pyplot().show()
 
 
 # ---------------------------------------------------------------------------
@@ -132,30 +115,46 @@ def _caption(class_names, class_id, score):
 
 
 # ---------------------------------------------------------------------------
-# matplotlib displays (return the Figure)
+# pyplot displays (matterport's; return None)
 # ---------------------------------------------------------------------------
 
 
-def display_images(images, titles=None, cols=4, cmap=None, norm=None, interpolation=None):
-    """Display the given set of images, optionally with titles.
+def _displayable(image):
+    """An image as imshow should get it: RGB as uint8 (matterport's cast),
+    single-channel arrays unchanged so that cmap/norm scale their values
+    (a uint8 cast would wrap float feature maps and zero probabilities)."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim == 3 or image.dtype == bool:
+        return image.astype(np.uint8)
+    return image
 
-    images: list or array of image tensors in HWC format.
+
+def display_images(images, titles=None, cols=4, cmap=None, norm=None, interpolation=None):
+    """Display the given set of images, optionally with titles, in a new
+    pyplot figure (14 inches wide), then plt.show().
+
+    images: list or array of images: RGB [H, W, 3] (shown as uint8) or
+        single-channel [H, W] of any dtype (coloured by `cmap`).
     titles: optional. A list of titles to display with each image.
     cols: number of images per row.
-    Returns: the Figure.
+    cmap: optional colour map of single-channel images, e.g. "Blues".
+    norm: optional matplotlib Normalize instance for them.
+    interpolation: optional imshow interpolation.
     """
+    plt = _pyplot()
     titles = titles if titles is not None else [""] * len(images)
-    cols = max(1, min(cols, len(images)))
-    rows = -(-len(images) // cols)
-    fig, axes = _new_figure((14, max(3, 14 * rows // cols)), rows, cols)
-    axes = np.atleast_1d(axes).ravel()
-    for ax in axes:
-        ax.axis("off")
-    for ax, image, title in zip(axes, images, titles):
+    # matterport's size: its row count has a spare row; only the cells that
+    # hold an image get axes.
+    rows = len(images) // cols + 1
+    fig = plt.figure(figsize=(14, max(1, 14 * rows // cols)))
+    for i, (image, title) in enumerate(zip(images, titles)):
+        ax = fig.add_subplot(rows, cols, i + 1)
         ax.set_title(title, fontsize=9)
-        ax.imshow(np.asarray(image).astype(np.uint8), cmap=cmap, norm=norm,
-                  interpolation=interpolation)
-    return _finish(fig, True)
+        ax.axis("off")
+        ax.imshow(_displayable(image), cmap=cmap, norm=norm, interpolation=interpolation)
+    _show(True)
 
 
 def display_instances(image, boxes, masks, class_ids, class_names,
@@ -172,11 +171,12 @@ def display_instances(image, boxes, masks, class_ids, class_names,
     scores: (optional) confidence scores for each box.
     title: (optional) Figure title.
     show_mask, show_bbox: To show masks and bounding boxes or not.
-    figsize: (optional) the size of the image.
+    figsize: (optional) the size of the new figure (when no `ax`).
+    ax: (optional) Matplotlib axes to draw on; without it a new pyplot
+        figure is made and shown.
     colors: (optional) an array of RGB colours to use with each object.
     captions: (optional) A list of strings to use as captions for each
         object.
-    Returns: the Figure.
     """
     from matplotlib import patches
     from matplotlib.patches import Polygon
@@ -186,7 +186,7 @@ def display_instances(image, boxes, masks, class_ids, class_names,
     if N and not (N == masks.shape[-1] == len(class_ids)):
         raise ValueError(f"display_instances: {N} boxes, {masks.shape[-1]} masks and "
                          f"{len(class_ids)} class ids; pass one of each per instance")
-    fig, ax, created = _axes(ax, figsize)
+    ax, created = _axes(ax, figsize)
     colors = colors or random_colors(N)
 
     height, width = image.shape[:2]
@@ -216,7 +216,7 @@ def display_instances(image, boxes, masks, class_ids, class_names,
         for verts in mask_outlines(mask):
             ax.add_patch(Polygon(verts, facecolor="none", edgecolor=color))
     ax.imshow(masked_image.astype(np.uint8))
-    return _finish(fig, created)
+    _show(created)
 
 
 def display_differences(image,
@@ -226,7 +226,12 @@ def display_differences(image,
                         show_mask=True, show_box=True,
                         iou_threshold=0.5, score_threshold=0.5):
     """Display ground truth (green) and predictions (red) with "score / IoU"
-    captions. Arguments as `display_instances`; returns the Figure."""
+    captions, as `display_instances` (a new figure, shown, without `ax`).
+
+    gt_box: [G, 4], gt_class_id: int [G], gt_mask: bool [H, W, G];
+    pred_box: [P, 4], pred_class_id: int [P], pred_score: float [P],
+    pred_mask: bool [H, W, P].
+    """
     from mrcnn.evaluation import compute_matches
 
     # compute_matches works on predictions sorted by score; sort here too so
@@ -251,14 +256,17 @@ def display_differences(image,
     captions = [""] * len(gt_match) + [f"{pred_score[i]:.2f} / {best_iou(i):.2f}"
                                        for i in range(len(pred_match))]
     title = title or "Ground Truth and Detections\n GT=green, pred=red, captions: score/IoU"
-    return display_instances(image, boxes, masks, class_ids, class_names, scores, ax=ax,
-                             show_bbox=show_box, show_mask=show_mask, colors=colors,
-                             captions=captions, title=title)
+    display_instances(image, boxes, masks, class_ids, class_names, scores, ax=ax,
+                      show_bbox=show_box, show_mask=show_mask, colors=colors,
+                      captions=captions, title=title)
 
 
 def display_top_masks(image, mask, class_ids, class_names, limit=4):
-    """Display the given image and the top few class masks (largest area).
-    Returns the Figure."""
+    """Display the given image and the masks of its top `limit` classes
+    (largest area) in a new figure, shown (`display_images`).
+
+    image: [H, W, 3]. mask: bool [H, W, N]. class_ids: int [N].
+    """
     to_display = [image]
     titles = ["H x W={}x{}".format(image.shape[0], image.shape[1])]
     class_ids = np.asarray(class_ids)
@@ -273,29 +281,30 @@ def display_top_masks(image, mask, class_ids, class_names, limit=4):
         m = np.sum(m * np.arange(1, m.shape[-1] + 1), -1)
         to_display.append(m)
         titles.append(class_names[class_id] if class_id != -1 else "-")
-    return display_images(to_display, titles=titles, cols=limit + 1, cmap="Blues_r")
+    display_images(to_display, titles=titles, cols=limit + 1, cmap="Blues_r")
 
 
 def plot_precision_recall(AP, precisions, recalls, ax=None):
-    """Draw the precision-recall curve.
+    """Draw the precision-recall curve (a new figure of matplotlib's default
+    size, shown, without `ax`).
 
     AP: Average precision at IoU >= 0.5.
     precisions: list of precision values. recalls: list of recall values.
-    Returns: the Figure.
     """
-    fig, ax, created = _axes(ax, (8, 6))
+    ax, created = _axes(ax, None)
     ax.set_title("Precision-Recall Curve. AP@50 = {:.3f}".format(AP))
     ax.set_ylim(0, 1.1)
     ax.set_xlim(0, 1.1)
     ax.set_xlabel("Recall")
     ax.set_ylabel("Precision")
     ax.plot(recalls, precisions)
-    return _finish(fig, created)
+    _show(created)
 
 
 def plot_overlaps(gt_class_ids, pred_class_ids, pred_scores,
                   overlaps, class_names, threshold=0.5, ax=None):
-    """Draw a grid showing how ground truth objects are classified.
+    """Draw a grid showing how ground truth objects are classified (a new
+    12 x 10 inch figure, shown, without `ax`).
 
     gt_class_ids: [N] int. Ground truth class IDs.
     pred_class_ids: [N] int. Predicted class IDs.
@@ -303,7 +312,6 @@ def plot_overlaps(gt_class_ids, pred_class_ids, pred_scores,
     overlaps: [pred_boxes, gt_boxes] IoU overlaps of predictions and GT boxes.
     class_names: list of all class names in the dataset.
     threshold: Float. The prediction probability required to predict a class.
-    Returns: the Figure.
     """
     gt_class_ids = np.asarray(gt_class_ids)
     pred_class_ids = np.asarray(pred_class_ids)
@@ -311,7 +319,7 @@ def plot_overlaps(gt_class_ids, pred_class_ids, pred_scores,
     pred_class_ids = pred_class_ids[pred_class_ids != 0]
     overlaps = np.asarray(overlaps)
 
-    fig, ax, created = _axes(ax, (12, 10))
+    ax, created = _axes(ax, (12, 10))
     ax.imshow(overlaps, interpolation="nearest", cmap="Blues")
     ax.set_yticks(np.arange(len(pred_class_ids)))
     ax.set_yticklabels(["{} ({:.2f})".format(class_names[int(id)], pred_scores[i])
@@ -331,26 +339,27 @@ def plot_overlaps(gt_class_ids, pred_class_ids, pred_scores,
                 fontsize=9, color=color)
     ax.set_xlabel("Ground Truth")
     ax.set_ylabel("Predictions")
-    fig.tight_layout()
-    return _finish(fig, created)
+    if created:  # a caller's figure keeps the caller's layout
+        ax.figure.tight_layout()
+    _show(created)
 
 
 def draw_boxes(image, boxes=None, refined_boxes=None,
                masks=None, captions=None, visibilities=None,
                title="", ax=None):
     """Draw bounding boxes and segmentation masks with different
-    customizations.
+    customizations (a new 12 x 12 inch figure, shown, without `ax`).
 
+    image: [H, W, 3].
     boxes: [N, (y1, x1, y2, x2, class_id)] in image coordinates.
     refined_boxes: Like boxes, but draw with solid lines to show
         that they're the result of refining 'boxes'.
-    masks: [H, W, N]
+    masks: bool [H, W, N].
     captions: List of N titles to display on each box
     visibilities: (optional) List of values of 0, 1, or 2. Determine how
         prominent each bounding box should be.
     title: An optional title to show over the image
     ax: (optional) Matplotlib axis to draw on.
-    Returns: the Figure.
     """
     from matplotlib import lines, patches
     from matplotlib.patches import Polygon
@@ -358,7 +367,7 @@ def draw_boxes(image, boxes=None, refined_boxes=None,
     if boxes is None and refined_boxes is None:
         raise ValueError("draw_boxes needs boxes or refined_boxes")
     N = boxes.shape[0] if boxes is not None else refined_boxes.shape[0]
-    fig, ax, created = _axes(ax, (12, 12))
+    ax, created = _axes(ax, (12, 12))
     colors = random_colors(N)
 
     margin = image.shape[0] // 10
@@ -405,27 +414,102 @@ def draw_boxes(image, boxes=None, refined_boxes=None,
             for verts in mask_outlines(mask):
                 ax.add_patch(Polygon(verts, facecolor="none", edgecolor=color))
     ax.imshow(masked_image.astype(np.uint8))
-    return _finish(fig, created)
+    _show(created)
 
 
-def draw_rois(image, rois, refined_rois, mask, class_ids, class_names, limit=10):
-    """Show up to `limit` positive ROIs (class_id > 0), their refined boxes
-    and masks; matterport's model-inspection view. Returns the Figure."""
-    class_ids = np.asarray(class_ids)
-    ids = np.where(class_ids > 0)[0]
+def _roi_masks(mask, rois, image_shape):
+    """A function i -> bool [H, W], the mask of ROI i in image pixels, or
+    None without masks.
+
+    mask: float or bool, either [H, W, N] in image pixels or matterport's
+    [N, h, w] (typically 28 x 28) in the coordinates of each ROI, pasted
+    into its box and thresholded at 0.5."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    n = len(rois)
+    # Image-sized first: [H, W, N] with H == N also fits [N, h, w], while a
+    # small per-ROI mask is image-sized only when the image is that small.
+    if mask.ndim == 3 and mask.shape[:2] == tuple(image_shape[:2]) and mask.shape[2] == n:
+        return lambda i: mask[:, :, i] > 0
+    if mask.ndim == 3 and mask.shape[0] == n:
+        from mrcnn.data.resize import unmold_mask
+
+        return lambda i: unmold_mask(mask[i], rois[i][:4], image_shape)
+    raise ValueError(f"draw_rois: masks of shape {mask.shape} for {n} ROIs on an image of "
+                     f"shape {tuple(image_shape)}; pass [N, h, w] per-ROI masks or [H, W, N]")
+
+
+def draw_rois(image, rois, refined_rois, mask, class_ids, class_names, limit=10, ax=None):
+    """Show up to `limit` random ROIs (matterport's model-inspection view): a
+    dashed box per ROI, grey for background ones; for the others their
+    refined box (solid), a line between the two, the class name and the
+    mask. Prints the positive/negative counts. A new 12 x 12 inch figure,
+    shown, without `ax`.
+
+    image: [H, W, 3].
+    rois: [N, (y1, x1, y2, x2)] in image pixels.
+    refined_rois: [N, (y1, x1, y2, x2)] in image pixels.
+    mask: None, float/bool [N, h, w] masks in ROI coordinates (matterport's
+        mrcnn_mask for each ROI's class, thresholded at 0.5), or bool
+        [H, W, N] in image pixels.
+    class_ids: int [N], 0 for background ROIs.
+    """
+    from matplotlib import lines, patches
+
+    rois = np.asarray(rois)
+    refined_rois = np.asarray(refined_rois)
+    class_ids = np.asarray(class_ids).astype(np.int64)
+    roi_mask = _roi_masks(mask, rois, image.shape)
+
+    ids = np.arange(rois.shape[0])
     ids = np.random.choice(ids, limit, replace=False) if ids.shape[0] > limit else ids
-    captions = [class_names[int(class_ids[i])] for i in ids]
-    fig = draw_boxes(image, boxes=np.asarray(rois)[ids], refined_boxes=np.asarray(refined_rois)[ids],
-                     masks=mask[..., ids] if mask is not None else None, captions=captions,
-                     visibilities=[2] * len(ids),
-                     title="Positive ROIs {} of {} (negative: {})".format(
-                         len(ids), rois.shape[0], int(np.sum(class_ids == 0))))
-    return fig
+    ax, created = _axes(ax, (12, 12))
+    if rois.shape[0] > limit:
+        ax.set_title("Showing {} random ROIs out of {}".format(len(ids), rois.shape[0]))
+    else:
+        ax.set_title("{} ROIs".format(len(ids)))
+    ax.set_ylim(image.shape[0] + 20, -20)
+    ax.set_xlim(-50, image.shape[1] + 20)
+    ax.axis("off")
+
+    masked_image = np.asarray(image).astype(np.uint32).copy()
+    for i, color in zip(ids, random_colors(len(ids))):
+        class_id = class_ids[i]
+        y1, x1, y2, x2 = rois[i][:4]
+        ax.add_patch(patches.Rectangle((x1, y1), x2 - x1, y2 - y1, linewidth=2,
+                                       edgecolor=color if class_id else "gray",
+                                       facecolor="none", linestyle="dashed"))
+        if not class_id:
+            continue
+        ry1, rx1, ry2, rx2 = refined_rois[i][:4]
+        ax.add_patch(patches.Rectangle((rx1, ry1), rx2 - rx1, ry2 - ry1, linewidth=2,
+                                       edgecolor=color, facecolor="none"))
+        ax.add_line(lines.Line2D([x1, rx1], [y1, ry1], color=color))
+        ax.text(rx1, ry1 + 8, _caption(class_names, int(class_id), None),
+                color="w", size=11, backgroundcolor="none")
+        if roi_mask is not None:
+            masked_image = apply_mask(masked_image, roi_mask(i), color)
+    ax.imshow(masked_image.astype(np.uint8))
+
+    positive = int(np.sum(class_ids > 0))
+    print("Positive ROIs: ", positive)
+    print("Negative ROIs: ", int(np.sum(class_ids == 0)))
+    if len(class_ids):
+        print("Positive Ratio: {:.2f}".format(positive / len(class_ids)))
+    _show(created)
 
 
 # ---------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------
+
+
+def _in_notebook():
+    # Only a kernel (Jupyter) renders HTML; IPython is not imported here.
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def display_table(table):

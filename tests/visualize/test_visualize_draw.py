@@ -73,16 +73,16 @@ def test_draw_instances_default_colours_follow_class():
 
 
 def test_display_instances_png_pixels(tmp_path):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    plt.switch_backend("agg")
     image, r = shapes_image()
-    fig = visualize.display_instances(image, r["rois"], r["masks"], r["class_ids"], CLASS_NAMES,
-                                      r["scores"], figsize=(6, 6), colors=[RED, BLUE])
-    from matplotlib.figure import Figure
-
-    assert isinstance(fig, Figure)
+    _, ax = plt.subplots(1, figsize=(6, 6))
+    visualize.display_instances(image, r["rois"], r["masks"], r["class_ids"], CLASS_NAMES,
+                                r["scores"], ax=ax, colors=[RED, BLUE])
     path = tmp_path / "display.png"
-    fig.savefig(path, dpi=100)
+    ax.figure.savefig(path, dpi=100)
+    plt.close(ax.figure)
     png = np.asarray(Image.open(path).convert("RGB")).astype(int)
-    ax = fig.axes[0]
 
     def pixel(x, y):
         # Data (image) coordinates -> PNG row/column.
