@@ -44,7 +44,14 @@ class ProposalLayer(Float32Layer):
             return tf.constant(get_anchors(cfg, (h, w)), tf.float32)
         return pyramid_anchors_graph(cfg, tf.shape(image)[1:3])
 
-    def call(self, inputs):
+    def _refine(self, inputs):
+        """The proposals before NMS, for the first PRE_NMS_LIMIT anchors by score.
+
+        Returns a dict of float32 tensors: "scores" [batch, n] (anchors
+        clipped to nothing get -1), "pre_nms_anchors" [batch, n, 4],
+        "refined_anchors" [batch, n, 4] and "refined_anchors_clipped"
+        [batch, n, 4], all in normalized coordinates, sorted by score.
+        """
         rpn_probs, rpn_bbox, image = inputs
         anchors = self._anchors(image)
         # Box Scores. Use the foreground class confidence. [Batch, num_rois]
@@ -61,8 +68,8 @@ class ProposalLayer(Float32Layer):
 
         # Apply deltas to anchors to get refined anchors, clipped to the
         # image (normalized window 0..1).
-        boxes = apply_box_deltas_graph(pre_nms_anchors, deltas)
-        boxes = tf.clip_by_value(boxes, 0.0, 1.0)
+        refined = apply_box_deltas_graph(pre_nms_anchors, deltas)
+        boxes = tf.clip_by_value(refined, 0.0, 1.0)
         # Anchors pushed off the image collapse to zero area when clipped;
         # they overlap nothing, so NMS would keep them all and they would
         # crowd out real proposals. Give them a score below NMS's threshold.
@@ -70,21 +77,53 @@ class ProposalLayer(Float32Layer):
         degenerate = tf.logical_or(boxes[..., 2] - boxes[..., 0] < min_side,
                                    boxes[..., 3] - boxes[..., 1] < min_side)
         scores = tf.where(degenerate, -1.0, scores)
+        return {"scores": scores, "pre_nms_anchors": pre_nms_anchors,
+                "refined_anchors": refined, "refined_anchors_clipped": boxes}
+
+    def _nms(self, image_boxes, image_scores):
+        """Indices int32 [<= proposal_count] of one image's kept boxes."""
+        return tf.image.non_max_suppression(
+            image_boxes, image_scores, self.proposal_count, self.nms_threshold,
+            score_threshold=-0.5, name="rpn_non_max_suppression")
+
+    def call(self, inputs):
+        refined = self._refine(inputs)
 
         def nms(args):
             image_boxes, image_scores = args
-            indices = tf.image.non_max_suppression(
-                image_boxes, image_scores, self.proposal_count, self.nms_threshold,
-                score_threshold=-0.5, name="rpn_non_max_suppression")
-            proposals = tf.gather(image_boxes, indices)
+            proposals = tf.gather(image_boxes, self._nms(image_boxes, image_scores))
             # Pad if needed
             padding = tf.maximum(self.proposal_count - tf.shape(proposals)[0], 0)
             return tf.pad(proposals, [(0, padding), (0, 0)])
 
         proposals = tf.map_fn(
-            nms, (boxes, scores),
+            nms, (refined["refined_anchors_clipped"], refined["scores"]),
             fn_output_signature=tf.TensorSpec([self.proposal_count, 4], tf.float32))
         return proposals
+
+    # The values inside the layer that matterport's inspect_model notebook
+    # shows, by the names its TensorFlow-1 graph gave them.
+    INTERMEDIATES = ("pre_nms_anchors", "refined_anchors", "refined_anchors_clipped",
+                     "rpn_non_max_suppression")
+
+    def intermediates(self, inputs):
+        """The layer's steps, eagerly, for inspection (MaskRCNN.run_graph).
+
+        inputs: the layer's inputs as arrays (rpn_probs, rpn_bbox, image).
+        Returns a dict of numpy arrays: "pre_nms_anchors", "refined_anchors",
+        "refined_anchors_clipped" float32 [batch, n, 4] (normalized, sorted by
+        score, n = min(PRE_NMS_LIMIT, anchors)); "rpn_non_max_suppression"
+        int32 [k], the indices into those n that NMS keeps for the first
+        image (matterport's post_nms_anchor_ix); "proposals" [batch,
+        proposal_count, 4], the layer's output.
+        """
+        inputs = [tf.convert_to_tensor(x, tf.float32) for x in inputs]
+        refined = self._refine(inputs)
+        values = {name: refined[name].numpy() for name in self.INTERMEDIATES[:3]}
+        values["rpn_non_max_suppression"] = self._nms(
+            refined["refined_anchors_clipped"][0], refined["scores"][0]).numpy()
+        values["proposals"] = keras.ops.convert_to_numpy(self.call(inputs))
+        return values
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], self.proposal_count, 4)

@@ -15,7 +15,7 @@ LAYERS = (
     ("mrcnn.data", "mrcnn.modeling", "mrcnn.coco_report", "mrcnn.coco_eval",
      "mrcnn.evaluation", "mrcnn.weights", "mrcnn.visualize"),
     ("mrcnn.training",),
-    ("mrcnn.model", "mrcnn.export"),
+    ("mrcnn.model", "mrcnn.export", "mrcnn.graph_inspection"),
     ("mrcnn.commands", "mrcnn.serving"),
     # matterport's mrcnn.utils gathers names from every layer.
     ("mrcnn.cli", "mrcnn.utils"),
