@@ -21,7 +21,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mrcnn import graph_inspection
 from mrcnn.anchors import compute_backbone_shapes, get_anchors
+from mrcnn.console import inform
 from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
     DataGenerator,
     load_image_gt,
@@ -52,7 +54,7 @@ from mrcnn.training.checkpoints import (
 )
 from mrcnn.training.data_health import SkippedImagesReport, UnreadableImagesError
 from mrcnn.training.distribute import distribution_strategy, is_distributed
-from mrcnn.training.keras_model import MaskRCNNTrainingModel
+from mrcnn.training.keras_model import MaskRCNNInferenceModel, MaskRCNNTrainingModel
 from mrcnn.training.layers import layers_regex, set_trainable
 from mrcnn.training.optimizer import make_optimizer
 from mrcnn.weights import load_weights_h5, save_weights_h5
@@ -114,6 +116,7 @@ class MaskRCNN:
                          else tf.distribute.get_strategy())
         with self.strategy.scope():
             self.keras_model = self.build(mode=mode, config=config)
+        self.keras_model.weight_file_attrs = lambda: self.checkpoint_attrs(self.epoch)
         configure_batchnorm(self.keras_model, self.normalization)
 
     # ---- building ----------------------------------------------------------
@@ -135,7 +138,7 @@ class MaskRCNN:
                     inputs=inputs, outputs=outputs, name="mask_rcnn",
                     loss_weights=config.LOSS_WEIGHTS, weight_decay=config.WEIGHT_DECAY)
             inputs, outputs = build_inference_graph(config)
-            return keras.Model(inputs=inputs, outputs=outputs, name="mask_rcnn")
+            return MaskRCNNInferenceModel(inputs=inputs, outputs=outputs, name="mask_rcnn")
 
     @property
     def train_batchnorm(self):
@@ -262,7 +265,8 @@ class MaskRCNN:
         if exclude:
             by_name = True
         continuing = self._continues(filepath, continue_run)
-        report = load_weights_h5(self.keras_model, filepath, by_name=by_name, exclude=exclude)
+        report = load_weights_h5(self.keras_model, filepath, by_name=by_name, exclude=exclude,
+                                 inference=self.mode == "inference")
         # Pretrained files (COCO, ImageNet) carry BatchNorm statistics worth
         # keeping; a from-scratch checkpoint says it learned its own.
         self.pretrained_batchnorm = report.pretrained_batchnorm
@@ -419,7 +423,8 @@ class MaskRCNN:
                              backbone=self.config.BACKBONE)
 
     def train(self, train_dataset, val_dataset, learning_rate, epochs, layers,
-              augmentation=None, custom_callbacks=None, no_augmentation_sources=None):
+              augmentation=None, custom_callbacks=None, no_augmentation_sources=None,
+              verbose=1):
         """Train the model.
 
         train_dataset, val_dataset: Training and validation Dataset objects.
@@ -446,6 +451,9 @@ class MaskRCNN:
             with the keras fit() method. Must be list of type keras.callbacks.
         no_augmentation_sources: Optional. List of sources to exclude for
             augmentation (kept for compatibility; not used).
+        verbose: 1 prints the starting epoch, the checkpoint path and the
+            layers that train, as matterport did (logged at INFO instead
+            when logging is configured); 0 logs the first two at INFO only.
 
         Returns: the keras History of this call.
         Raises mrcnn.errors.TrainingDiverged at the first NaN/inf loss, or
@@ -510,13 +518,18 @@ class MaskRCNN:
             callbacks += list(custom_callbacks)
 
         # Train
-        self.set_trainable(layers, verbose=0)
+        trainable = self.set_trainable(layers, verbose=0)
         configure_batchnorm(self.keras_model, self.normalization,
                             train_statistics=self.train_batchnorm,
                             batch_renorm=config.BATCH_RENORM)
         learning_rate = self._prepare_optimizer(learning_rate)
-        logger.info("Starting at epoch %d. LR=%s", self.epoch, learning_rate)
-        logger.info("Checkpoint Path: %s", self.checkpoint_path)
+        say = inform if verbose else logging.Logger.info
+        say(logger, "Starting at epoch %d. LR=%s", self.epoch, learning_rate)
+        say(logger, "Checkpoint Path: %s", self.checkpoint_path)
+        if verbose:
+            say(logger, "Selecting layers to train")
+            for name in trainable:
+                say(logger, "%-20s (%s)", name, type(self.keras_model.get_layer(name)).__name__)
         if epochs <= self.epoch:
             logger.warning("Nothing to train: the run is at epoch %d and epochs=%d counts all "
                            "epochs, the done ones included; pass a larger epochs", self.epoch, epochs)
@@ -653,6 +666,8 @@ class MaskRCNN:
                     log("molded_images", molded_images)
                     log("image_metas", image_metas)
                 out = self._predict(molded_images, image_metas)
+                # matterport kept the last batch's anchors (pixels) for notebooks.
+                self.get_anchors(molded_images[0].shape)
                 for j, i in enumerate(chunk):
                     rois, class_ids, scores, masks = self.unmold_detections(
                         out["detections"][j], out["mrcnn_mask"][j], images[i].shape,
@@ -688,40 +703,53 @@ class MaskRCNN:
         return compute_backbone_shapes(self.config, image_shape)
 
     # ---- inspection and evaluation (notebooks, mrcnn evaluate) -----------------
-    def run_graph(self, images, outputs):
-        """Run the inference graph on images and return intermediate values by
-        name, as matterport's inspect_model notebook did.
+    def ancestor(self, tensor, name, checked=None):
+        """Finds the ancestor of a tensor in the computation graph, as
+        matterport's inspect_model notebook uses it:
+        `model.ancestor(model.keras_model.get_layer("ROI").output,
+        "ROI/pre_nms_anchors:0")`.
 
-        images: list of uint8 [H, W, 3] images, molded here as detect() does
-            them (resize, mean subtraction).
-        outputs: list of (name, key) pairs. key: an output of the inference
-            model ("rpn_rois", "rpn_class", "rpn_bbox", "mrcnn_class",
-            "mrcnn_bbox", "detections", "mrcnn_mask"), or the name of a layer
-            that runs once per image ("ROI", "fpn_p2", "res4f_out",
-            "mrcnn_detection", ...). Layers shared by the pyramid levels
-            (rpn_conv_shared, ...) have no single output.
-        Returns: dict name -> numpy array, batch axis first (heads inside
-        TimeDistributed give [batch * rois, ...]); also "molded_images",
-        "image_metas" and "windows" of the inputs.
+        tensor: a KerasTensor of keras_model. name: "<layer>/<step>:0" for a
+            step inside a layer (the proposal layer "ROI" shows
+            pre_nms_anchors, refined_anchors, refined_anchors_clipped and
+            rpn_non_max_suppression), or "<layer>:<i>" for a layer's output.
+        Returns what run_graph takes, or None when nothing of that name
+        precedes `tensor` (see mrcnn.graph_inspection).
+        """
+        return graph_inspection.ancestor(tensor, name, checked)
+
+    def run_graph(self, images, outputs, image_metas=None):
+        """Runs a sub-set of the computation graph that computes the given
+        outputs, and prints and returns their values by name, as
+        matterport's inspect_model notebook uses it.
+
+        images: list of images (uint8 [H, W, 3]), molded here as detect()
+            does them; or, with image_metas, molded images float32
+            [N, h, w, 3] (e.g. mold_image of load_image_gt's image).
+        outputs: list of (name, tensor) pairs; tensor: a KerasTensor of the
+            inference model (`model.keras_model.get_layer("ROI").output`,
+            any layer called once), what `ancestor()` returns, or a string:
+            an output of the inference model ("rpn_class", "detections",
+            "mrcnn_mask", ...) or a layer name. `get_layer("mrcnn_mask")`
+            gives matterport's [N, detections, h, w, classes] probabilities.
+        image_metas: float32 [N, IMAGE_META_SIZE] of molded `images`.
+        Returns: OrderedDict name -> numpy array, batch axis first (an NMS
+        index list is the first image's); also "molded_images",
+        "image_metas" and "windows" (None with image_metas) of the inputs.
+        Sets `self.anchors` to the molded size's anchors in pixels.
         """
         assert self.mode == "inference", "Create model in inference mode."
-        model = self.keras_model
-        tensors = {}
-        for name, key in outputs:
-            if key in model.output:
-                tensors[name] = model.output[key]
-            else:
-                try:
-                    tensors[name] = model.get_layer(key).output
-                except (ValueError, AttributeError) as e:
-                    raise ValueError(f"run_graph: {key!r} is neither an output of the inference "
-                                     f"model ({sorted(model.output)}) nor a layer called once "
-                                     f"({e})") from e
-        probe = keras.Model(model.input, tensors)
-        molded_images, image_metas, windows = self.mold_inputs(list(images))
-        values = probe({"input_image": molded_images, "input_image_meta": image_metas},
-                       training=False)
-        result = {name: keras.ops.convert_to_numpy(values[name]) for name, _ in outputs}
+        if image_metas is None:
+            molded_images, image_metas, windows = self.mold_inputs(list(images))
+        else:
+            molded_images, windows = np.asarray(images, np.float32), None
+            image_metas = np.asarray(image_metas, np.float32)
+        self.get_anchors(molded_images[0].shape)
+        result = graph_inspection.run_graph(
+            self.keras_model,
+            {"input_image": molded_images, "input_image_meta": image_metas}, outputs)
+        for name, value in result.items():
+            log(name, value)
         result.update(molded_images=molded_images, image_metas=image_metas, windows=windows)
         return result
 

@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from mrcnn.backbones import get_backbone, registered_backbones
+from mrcnn.console import inform
 from mrcnn.errors import WeightsFileError
 
 logger = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ def _root_attrs(h5):
     return out
 
 
-def load_weights_h5(model, path, by_name=True, exclude=None):
+def load_weights_h5(model, path, by_name=True, exclude=None, inference=False):
     """Load an HDF5 weight file (any of the layouts above) into `model`.
 
     model: a keras.Model with matterport layer names.
@@ -263,6 +264,8 @@ def load_weights_h5(model, path, by_name=True, exclude=None):
         weights present, same shapes) or a ValueError says what does not; then
         nothing is loaded.
     exclude: layer names to skip (matterport's fine-tuning idiom).
+    inference: the model predicts (not trains): class heads skipped for
+        another class count are then a warning, not information.
 
     Layers whose shapes differ are never loaded: when the file's class count
     differs from the model's, the class-specific heads (CLASS_HEADS) are
@@ -327,7 +330,7 @@ def load_weights_h5(model, path, by_name=True, exclude=None):
     for variable, array in assignments:
         variable.assign(array)
     report.loaded = [v.path for v, _ in assignments]
-    _log_report(report)
+    _log_report(report, inference=inference)
     return report
 
 
@@ -436,7 +439,7 @@ def _shorten(items, limit=6):
     return ", ".join(items[:limit]) + more
 
 
-def _log_report(report):
+def _log_report(report, inference=False):
     # Excluded layers and heads skipped for another class count are what the
     # user asked for (info, one line per reason); anything else may be a
     # wrong file (one warning for all shape problems, one for unknown layers).
@@ -450,7 +453,13 @@ def _log_report(report):
             mismatched.append(f"{name} ({reason})")
     file_name = os.path.basename(report.path)
     for reason, names in expected.items():
-        logger.info("Not loaded from %s: %s (%s)", file_name, _shorten(names), reason)
+        # Untrained class heads make an inference model's predictions
+        # meaningless; when training they are the fine-tuning recipe.
+        if inference and reason.startswith("class-specific"):
+            logger.warning("Not loaded from %s: %s (%s): the model's class predictions are "
+                           "untrained", file_name, _shorten(names), reason)
+        else:
+            inform(logger, "Not loaded from %s: %s (%s)", file_name, _shorten(names), reason)
     if mismatched:
         hint = (f". The file was written with {', '.join(report.width_hints)}: set that in the "
                 "config to load these layers" if report.width_hints else "")
@@ -513,6 +522,26 @@ def save_weights_h5(model, path, attrs=None, extra=None):
         if extra is not None:
             extra(f)
     return os.fspath(path)
+
+
+class MatterportH5Weights:
+    """Mixin for a keras.Model: `save_weights("name.h5")` writes matterport's
+    layout (save_weights_h5), as Keras 2 did for matterport's
+    `model.keras_model.save_weights(path)`; Keras 3 accepts only
+    ".weights.h5" names, which keep Keras 3's own format here."""
+
+    # A callable returning the file's root attributes (config, epoch,
+    # normalisation), set by the owner (MaskRCNN): load_weights reads them.
+    weight_file_attrs = None
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        path = os.fspath(filepath)
+        if not path.endswith(".h5") or path.endswith(".weights.h5"):
+            return super().save_weights(filepath, overwrite=overwrite, **kwargs)
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        attrs = self.weight_file_attrs() if self.weight_file_attrs else None
+        save_weights_h5(self, path, attrs=attrs)
 
 
 @contextlib.contextmanager

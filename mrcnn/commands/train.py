@@ -99,7 +99,9 @@ def run_train(args, project):
             if model.epoch >= stage.end_epoch:
                 continue
             model.train(parts["train"], parts.get("val"), learning_rate=stage.learning_rate,
-                        epochs=stage.end_epoch, layers=stage.layers)
+                        epochs=stage.end_epoch, layers=stage.layers,
+                        # The layer list (hundreds of lines) with --verbose only.
+                        verbose=1 if args.verbose else 0)
     except KeyboardInterrupt:
         return report_interrupt(model, args, project)
     print(f"Trained to epoch {model.epoch} in {time.time() - start:.0f} s; checkpoints in "

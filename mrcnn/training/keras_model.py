@@ -11,6 +11,7 @@ from mrcnn.config import LOSS_NAMES
 from mrcnn.image_meta import parse_image_meta_graph
 from mrcnn.modeling import losses as L
 from mrcnn.training.distribute import scale_loss_for_replicas
+from mrcnn.weights import MatterportH5Weights
 
 
 def compute_losses(inputs, outputs):
@@ -35,7 +36,7 @@ def compute_losses(inputs, outputs):
     }
 
 
-class MaskRCNNTrainingModel(keras.Model):
+class MaskRCNNTrainingModel(MatterportH5Weights, keras.Model):
     """Functional Mask R-CNN training graph with its own train/test steps.
 
     Build it as `MaskRCNNTrainingModel(inputs=..., outputs=..., loss_weights=...,
@@ -92,3 +93,8 @@ class MaskRCNNTrainingModel(keras.Model):
 
     def test_step(self, data):
         return self._update(self._batch_losses(data, training=False))
+
+
+class MaskRCNNInferenceModel(MatterportH5Weights, keras.Model):
+    """Functional Mask R-CNN inference graph; `save_weights("x.h5")` writes
+    matterport's layout (see MatterportH5Weights)."""
