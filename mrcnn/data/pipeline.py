@@ -2,7 +2,9 @@
 
 `load_image_gt` does one image (matterport's function and signature);
 `DataGenerator` batches them for `fit()` as a `keras.utils.PyDataset`, with
-worker threads so that batches are prepared while the model trains.
+worker threads so that batches are prepared while the model trains;
+`data_generator` is matterport's generator of the same batches as lists, for
+notebooks that inspect them.
 """
 import logging
 import threading
@@ -14,7 +16,7 @@ from mrcnn.anchors import get_anchors
 from mrcnn.boxes import extract_bboxes
 from mrcnn.data.errors import DatasetError
 from mrcnn.data.resize import minimize_mask, resize_image, resize_mask
-from mrcnn.data.targets import build_rpn_targets
+from mrcnn.data.targets import build_detection_targets, build_rpn_targets, generate_random_rois
 from mrcnn.image_meta import compose_image_meta
 
 logger = logging.getLogger(__name__)
@@ -278,3 +280,165 @@ class DataGenerator(keras.utils.PyDataset):
             batch["input_gt_boxes"][i, :count] = boxes
             batch["input_gt_masks"][i, :, :, :count] = masks
         return batch
+
+
+# Failed images data_generator skips in a row; one more raises (matterport's limit).
+_MAX_FAILURES_IN_A_ROW = 5
+
+
+def _with_deprecated_flip(augmentation):
+    """`augmentation` preceded by what matterport's deprecated `augment=True`
+    did: flip half of the images left-right, after resizing and before any
+    other augmentation. An augmentation of an unknown kind is returned as it
+    is, for `augment()` to reject."""
+    from mrcnn.data.augmentation import (
+        import_imgaug,
+        is_albumentations_transform,
+        is_imgaug_augmenter,
+    )
+
+    if is_imgaug_augmenter(augmentation):
+        iaa = import_imgaug()
+        return iaa.Sequential([iaa.Fliplr(0.5), augmentation])
+    if augmentation is not None and not is_albumentations_transform(augmentation):
+        return augmentation
+    import albumentations as A
+
+    flip = A.HorizontalFlip(p=0.5)
+    return flip if augmentation is None else A.Compose([flip, augmentation])
+
+
+def data_generator(dataset, config, shuffle=True, augment=False, augmentation=None,
+                   random_rois=0, batch_size=1, detection_targets=False,
+                   no_augmentation_sources=None, rng=None):
+    """matterport's generator of training batches: an endless Python
+    generator of `(inputs, outputs)` lists, for notebooks that inspect the
+    data (training uses `DataGenerator`, whose loading, molding and targets
+    these batches share).
+
+    dataset: the Dataset to draw from (prepared).
+    config: the Config.
+    shuffle: visit the images in a new random order every pass.
+    augment: deprecated (use `augmentation`): flip half of the images
+        left-right after resizing, before `augmentation`, as
+        `load_image_gt(augment=True)` does; the augmentation library draws
+        which.
+    augmentation: an albumentations transform or imgaug augmenter, or None.
+    random_rois: if > 0, that many random ROIs per image (see
+        `generate_random_rois`), for training the heads without the RPN.
+    batch_size: images per batch (independent of config.BATCH_SIZE).
+    detection_targets: with random_rois, also the heads' targets of those
+        ROIs (see `build_detection_targets`).
+    no_augmentation_sources: dataset sources (strings) whose images get no
+        augmentation, the deprecated flip included.
+    rng: optional numpy Generator for the image order, the anchor and ROI
+        sampling (augmentation libraries keep their own random state).
+
+    Images without instances are skipped. An image that fails to load is
+    logged and skipped; when more than 5 fail in a row, or a whole pass over
+    the dataset gives no usable image, a DatasetError is raised.
+
+    Yields (inputs, outputs), with b = batch_size:
+    inputs:
+    - images: float32 [b, H, W, C] molded (mean pixel subtracted)
+    - image_meta: float32 [b, IMAGE_META_SIZE], see compose_image_meta()
+    - rpn_match: int32 [b, anchors, 1]; 1 positive, -1 negative, 0 neutral
+    - rpn_bbox: float32 [b, RPN_TRAIN_ANCHORS_PER_IMAGE, (dy, dx, log(dh), log(dw))]
+    - gt_class_ids: int32 [b, MAX_GT_INSTANCES], zero padded
+    - gt_boxes: int32 [b, MAX_GT_INSTANCES, (y1, x1, y2, x2)] pixels, zero padded
+    - gt_masks: bool [b, height, width, MAX_GT_INSTANCES]; the image's height
+      and width, or MINI_MASK_SHAPE with config.USE_MINI_MASK
+    - with random_rois: rpn_rois int32 [b, random_rois, (y1, x1, y2, x2)]
+    - with random_rois and detection_targets: rois int32
+      [b, TRAIN_ROIS_PER_IMAGE, (y1, x1, y2, x2)]
+    outputs: empty, except with random_rois and detection_targets:
+    - mrcnn_class_ids: int32 [b, TRAIN_ROIS_PER_IMAGE, 1]
+    - mrcnn_bbox: float32 [b, TRAIN_ROIS_PER_IMAGE, NUM_CLASSES, 4]
+    - mrcnn_mask: float32 [b, TRAIN_ROIS_PER_IMAGE, MASK_SHAPE[0], MASK_SHAPE[1], NUM_CLASSES]
+    """
+    if rng is None:
+        # Drawn from NumPy's global state, which matterport used: np.random.seed()
+        # keeps making runs repeatable.
+        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+    if augment:
+        logger.warning("'augment' is deprecated. Use 'augmentation' instead.")
+    # Two loaders: DataGenerator applies its augmentation to every image.
+    augmented = DataGenerator(
+        dataset, config, shuffle=False, steps=1, workers=1,
+        augmentation=_with_deprecated_flip(augmentation) if augment else augmentation)
+    plain = DataGenerator(dataset, config, shuffle=False, steps=1, workers=1)
+    return _generate_batches(dataset, config, augmented, plain,
+                             set(no_augmentation_sources or ()), shuffle, int(random_rois),
+                             int(batch_size), detection_targets, rng)
+
+
+def _generate_batches(dataset, config, augmented, plain, plain_sources, shuffle, random_rois,
+                      batch_size, detection_targets, rng):
+    image_ids = np.copy(dataset.image_ids)
+    index = -1
+    failures = 0
+    # Images in a row that went into no batch: a whole pass of them means
+    # the generator would loop forever.
+    unused = 0
+    examples, extras = [], []
+    while True:
+        if unused >= len(image_ids):
+            raise DatasetError(
+                f"data_generator: none of the {len(image_ids)} images gave a training example "
+                "(images without instances are skipped). Run `mrcnn validate` on the dataset",
+                kind="invalid_annotation")
+        index = (index + 1) % len(image_ids)
+        if shuffle and index == 0:
+            image_ids = rng.permutation(image_ids)
+        image_id = int(image_ids[index])
+        loader = plain if dataset.image_info[image_id]["source"] in plain_sources else augmented
+        try:
+            example = loader.load_example(image_id, rng)
+            image, class_ids, boxes, masks = example[0], example[4], example[5], example[6]
+            extra = ()
+            if np.any(class_ids > 0) and random_rois:
+                rpn_rois = generate_random_rois(image.shape, random_rois, class_ids, boxes,
+                                                rng=rng)
+                extra = (rpn_rois,)
+                if detection_targets:
+                    extra += build_detection_targets(rpn_rois, class_ids, boxes, masks, config,
+                                                     rng=rng)
+        except Exception as error:  # matterport: log it and skip the image
+            failures += 1
+            unused += 1
+            reference = dataset.image_reference(image_id)
+            if failures > _MAX_FAILURES_IN_A_ROW:
+                raise DatasetError(
+                    f"data_generator: {failures} images in a row failed; the last, image "
+                    f"{image_id} ({reference}): {error}. Run `mrcnn validate` on the dataset",
+                    kind="unreadable_image",
+                    file=dataset.image_info[image_id].get("path")) from error
+            logger.warning("data_generator: skipping image %s (%s): %s",
+                           image_id, reference, error)
+            continue
+        failures = 0
+        if not np.any(class_ids > 0):
+            # As matterport: this happens when training on a subset of the
+            # classes and the image has none of them.
+            unused += 1
+            continue
+        unused = 0
+        examples.append(example)
+        extras.append(extra)
+        if len(examples) < batch_size:
+            continue
+        batch = augmented.collate(examples)
+        inputs = [batch["input_image"], batch["input_image_meta"], batch["input_rpn_match"],
+                  batch["input_rpn_bbox"], batch["input_gt_class_ids"],
+                  batch["input_gt_boxes"].astype(np.int32), batch["input_gt_masks"]]
+        outputs = []
+        if random_rois:
+            inputs.append(np.stack([extra[0] for extra in extras]))
+            if detection_targets:
+                inputs.append(np.stack([extra[1] for extra in extras]))
+                # Keras wanted targets with as many dimensions as the outputs.
+                outputs = [np.stack([extra[2] for extra in extras])[..., np.newaxis],
+                           np.stack([extra[3] for extra in extras]),
+                           np.stack([extra[4] for extra in extras])]
+        examples, extras = [], []
+        yield inputs, outputs
