@@ -2,8 +2,66 @@
 import os
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+from setuptools.command.develop import develop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Puts mrcnn.imgaug_numpy2's import hook on sys.meta_path at interpreter start
+# (imgaug 0.4.0 on NumPy 2, in any import order); it goes to the root of
+# site-packages, which package_data cannot reach.
+PTH_FILE = "mrcnn-imgaug-numpy2.pth"
+
+
+def pth_source():
+    path = os.path.join(HERE, PTH_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} is missing; restore it from the mrcnn repository")
+    return path
+
+
+class BuildPyWithPth(build_py):
+    """Regular wheels and `pip install .`: the .pth file goes into build_lib."""
+
+    def run(self):
+        super().run()
+        self.copy_file(pth_source(), os.path.join(self.build_lib, PTH_FILE), preserve_mode=0)
+
+
+class DevelopWithPth(develop):
+    """`pip install -e .` by `setup.py develop` (pip without PEP 660 for a
+    project with no pyproject.toml): the .pth file goes next to the egg-link."""
+
+    def run(self):
+        super().run()
+        if not hasattr(self, "egg_link"):
+            return  # setuptools >= 80 runs `pip install -e`: the editable wheel has the .pth
+        target = os.path.join(self.install_dir, PTH_FILE)
+        if self.uninstall:
+            if os.path.exists(target):
+                os.remove(target)
+        else:
+            self.copy_file(pth_source(), target, preserve_mode=0)
+
+
+CMDCLASS = {"build_py": BuildPyWithPth, "develop": DevelopWithPth}
+
+try:
+    from setuptools.command.editable_wheel import editable_wheel
+except ImportError:  # setuptools < 64: no PEP 660 editable wheels
+    pass
+else:
+    class EditableWheelWithPth(editable_wheel):
+        """`pip install -e .` by PEP 660: the editable wheel's build_py output
+        is not installed, so the .pth file is added to the wheel's root, where
+        setuptools itself puts the .pth files of namespace packages."""
+
+        def _install_namespaces(self, installation_dir, pth_prefix):
+            super()._install_namespaces(installation_dir, pth_prefix)
+            self.copy_file(pth_source(), os.path.join(installation_dir, PTH_FILE),
+                           preserve_mode=0)
+
+    CMDCLASS["editable_wheel"] = EditableWheelWithPth
 
 
 def read_requirements():
@@ -28,12 +86,17 @@ setup(
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "nbclient", "nbformat", "ipykernel",
                  # mrcnn serve: HTTP client and the browser test (Debian's chromium)
-                 "requests>=2.31", "selenium>=4.20"],
+                 "requests>=2.31", "selenium>=4.20",
+                 # so that the imgaug tests run instead of skipping
+                 "imgaug==0.4.0"],
         # The GPU build replaces the CPU wheel; install with --no-deps on
         # tensorflow-cpu if both end up present.
         "gpu": ["tensorflow[and-cuda]==2.21.0"],
+        # Optional: unmaintained since 2020, and it pulls in opencv-python
+        # beside our opencv-python-headless (both provide cv2).
         "imgaug": ["imgaug==0.4.0"],
     },
     entry_points={"console_scripts": ["mrcnn=mrcnn.cli:main"]},
+    cmdclass=CMDCLASS,
     license="MIT",
 )

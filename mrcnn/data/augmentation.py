@@ -11,9 +11,10 @@
   ``augmentation=iaa.Fliplr(0.5)``), when imgaug is installed:
   ``pip install mrcnn[imgaug]`` (imgaug 0.4.0). imgaug 0.4.0 does not import
   on NumPy 2 (it reads ``np.sctypes`` and ``np.complex``, removed in NumPy 2);
-  `import_imgaug()` defines the missing aliases on the numpy module before
-  importing it, only those that are missing. Known to fail on NumPy 2 even
-  then: ``ElasticTransformation`` (in OpenCV).
+  `mrcnn.imgaug_numpy2` defines the missing aliases on numpy when imgaug is
+  first imported, from an import hook the mrcnn distribution installs at
+  interpreter start (and this module, for a checkout that is not installed).
+  Known to fail on NumPy 2 even then: ``ElasticTransformation`` (in OpenCV).
 
 Which augmenters change the masks is decided by the library, not by a list
 here: imgaug gets the masks as a `SegmentationMapsOnImage` (one channel per
@@ -32,6 +33,12 @@ import os
 import threading
 
 import numpy as np
+
+from mrcnn.imgaug_numpy2 import define_numpy_aliases, install
+
+# For mrcnn imported before imgaug where the distribution's .pth hook did
+# not run (a checkout put on sys.path, not installed).
+install()
 
 # albumentations checks for a newer version online at every import.
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
@@ -97,31 +104,12 @@ def describe_augmentation(s):
 AUGMENTATION_STATS = AugmentationStats()
 
 
-def _numpy2_aliases():
-    # What imgaug 0.4.0 reads from numpy at import or call time and NumPy 2
-    # (or 1.24+) removed. Defined only where missing, so nothing is changed
-    # on a NumPy that still has them.
-    aliases = {
-        "sctypes": {
-            "int": [np.int8, np.int16, np.int32, np.int64],
-            "uint": [np.uint8, np.uint16, np.uint32, np.uint64],
-            "float": [np.float16, np.float32, np.float64, np.longdouble],
-            "complex": [np.complex64, np.complex128, np.clongdouble],
-            "others": [bool, object, bytes, str, np.void]},
-        "bool": bool,
-        "complex": complex,
-    }
-    for name, value in aliases.items():
-        if not hasattr(np, name):
-            setattr(np, name, value)
-
-
 def import_imgaug():
     """Import imgaug 0.4 on NumPy 2 and return its `augmenters` module.
 
     Raises ImportError with the install command when imgaug is missing.
     """
-    _numpy2_aliases()
+    define_numpy_aliases()
     try:
         import imgaug.augmenters as iaa
     except ImportError as e:
