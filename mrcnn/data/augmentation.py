@@ -28,6 +28,9 @@ masks and silently left masks unaugmented for any augmenter not on it
 Instances whose mask is empty after augmentation (moved out of the image,
 cropped away) are dropped and counted in `AUGMENTATION_STATS`; the caller
 recomputes boxes from the returned masks (`mrcnn.boxes.extract_bboxes`).
+The instances that the resize before augmentation loses (IMAGE_RESIZE_MODE
+"crop", masks too thin for the downscale) are counted there apart, by
+`mrcnn.data.pipeline.load_image_gt`.
 """
 import os
 import threading
@@ -49,9 +52,16 @@ _IMGAUG_CHUNK = 16
 
 
 class AugmentationStats:
-    """Thread-safe counters of what augmentation did (the input pipeline
-    augments in parallel threads). Read `images`, `instances`,
-    `dropped_instances`, `images_with_drops`, `images_emptied`."""
+    """Thread-safe counters of the instances the input pipeline loses (it
+    loads images in parallel threads), by cause:
+
+    - augmentation (`record`): `images`, `instances` (those that reached
+      augmentation with pixels), `dropped_instances`, `images_with_drops`,
+      `images_emptied`;
+    - the resize before it (`record_resize`): `resize_images`,
+      `resize_instances`, `resize_dropped` (cut off by IMAGE_RESIZE_MODE
+      "crop", or too thin to survive the downscale), `images_with_resize_drops`.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -64,6 +74,10 @@ class AugmentationStats:
             self.dropped_instances = 0
             self.images_with_drops = 0
             self.images_emptied = 0
+            self.resize_images = 0
+            self.resize_instances = 0
+            self.resize_dropped = 0
+            self.images_with_resize_drops = 0
 
     def record(self, instances, dropped):
         """Count one augmented image with `instances` masks of which `dropped` vanished."""
@@ -74,17 +88,31 @@ class AugmentationStats:
             self.images_with_drops += int(dropped > 0)
             self.images_emptied += int(dropped > 0 and dropped == instances)
 
+    def record_resize(self, instances, dropped):
+        """Count one resized image with `instances` masks of which `dropped` vanished."""
+        with self._lock:
+            self.resize_images += 1
+            self.resize_instances += instances
+            self.resize_dropped += dropped
+            self.images_with_resize_drops += int(dropped > 0)
+
     def as_dict(self):
         with self._lock:
             return {"images": self.images, "instances": self.instances,
                     "dropped_instances": self.dropped_instances,
                     "images_with_drops": self.images_with_drops,
-                    "images_emptied": self.images_emptied}
+                    "images_emptied": self.images_emptied,
+                    "resize_images": self.resize_images,
+                    "resize_instances": self.resize_instances,
+                    "resize_dropped": self.resize_dropped,
+                    "images_with_resize_drops": self.images_with_resize_drops}
 
     def summary(self):
-        """One line for the end of an epoch, e.g. "augmentation: 12 of 5400
-        instances vanished (0.22%) in 10 of 1000 images; 2 images lost all"."""
-        return describe_augmentation(self.as_dict())
+        """The end-of-epoch lines: "augmentation: 12 of 5400 instances
+        vanished (0.22%) in 10 of 1000 images; ..." and, when the resize lost
+        any, "resize: ..." on a second line (see describe_resize)."""
+        return "\n".join(filter(None, [describe_augmentation(self.as_dict()),
+                                        describe_resize(self.as_dict())]))
 
 
 def describe_augmentation(s):
@@ -99,6 +127,18 @@ def describe_augmentation(s):
     if s["images_emptied"]:
         text += f"; {s['images_emptied']} images lost all their instances"
     return text
+
+
+def describe_resize(s):
+    """The line about instances the resize lost before augmentation, or None
+    when it lost none."""
+    dropped = s.get("resize_dropped", 0)
+    if not dropped:
+        return None
+    share = 100.0 * dropped / max(s["resize_instances"], 1)
+    return (f"resize: {dropped} of {s['resize_instances']} instances vanished ({share:.2f}%) "
+            f"in {s['images_with_resize_drops']} of {s['resize_images']} images before "
+            "augmentation: cut off by IMAGE_RESIZE_MODE \"crop\" or too thin for the downscale")
 
 
 AUGMENTATION_STATS = AugmentationStats()
@@ -145,9 +185,10 @@ def augment(image, masks, class_ids, augmentation, stats=AUGMENTATION_STATS):
         None to count nothing).
 
     Returns: (image uint8 [H', W', 3], masks bool [H', W', M],
-    class_ids int32 [M], dropped) where M = N - dropped: instances whose mask
-    is empty after augmentation are removed. The size stays the same unless
-    the augmentation crops or resizes.
+    class_ids int32 [M], dropped): instances whose mask is empty after
+    augmentation are removed; `dropped` counts those that had pixels before
+    it (so M = N - dropped when no mask came in empty). The size stays the
+    same unless the augmentation crops or resizes.
     """
     image = np.asarray(image)
     masks = np.asarray(masks, dtype=bool)
@@ -164,10 +205,13 @@ def augment(image, masks, class_ids, augmentation, stats=AUGMENTATION_STATS):
     else:
         raise TypeError("augmentation must be an albumentations transform/Compose or an imgaug "
                         f"augmenter, got {type(augmentation).__name__}")
+    had_pixels = masks.any(axis=(0, 1))
     keep = out_masks.any(axis=(0, 1))
-    dropped = int(len(keep) - keep.sum())
+    # Masks that came in empty (cropped away by the resize before, or empty
+    # in the dataset) are removed but not augmentation's loss.
+    dropped = int((had_pixels & ~keep).sum())
     if stats is not None:
-        stats.record(len(keep), dropped)
+        stats.record(int(had_pixels.sum()), dropped)
     return out_image, out_masks[..., keep], class_ids[keep], dropped
 
 

@@ -5,7 +5,7 @@ import os
 import keras
 import numpy as np
 
-from mrcnn.data.augmentation import AUGMENTATION_STATS, describe_augmentation
+from mrcnn.data.augmentation import AUGMENTATION_STATS, describe_augmentation, describe_resize
 from mrcnn.errors import TrainingDiverged
 from mrcnn.training.checkpoints import list_checkpoints, remove_stale_temporaries
 from mrcnn.training.resume import remove_optimizer_state, write_optimizer_state
@@ -27,9 +27,12 @@ class LearningRateLogger(keras.callbacks.Callback):
 
 class AugmentationSummary(keras.callbacks.Callback):
     """Says once per epoch what augmentation did to the instances (how many
-    vanished from the image, in how many images) and adds
-    `augmentation_dropped`, the share of instances that vanished, to the
-    epoch's logs for TensorBoard. Must come before the TensorBoard callback.
+    vanished from the image, in how many images) and, on a line of its own,
+    what the resize before it lost (IMAGE_RESIZE_MODE "crop" cutting
+    instances off, masks too thin for the downscale). Adds both shares to
+    the epoch's logs for TensorBoard: `augmentation_dropped` (of the
+    instances augmentation received) and `resize_dropped` (of the instances
+    loaded). Must come before the TensorBoard callback.
 
     stats: the AugmentationStats the input pipeline records into (default
         mrcnn.data.augmentation.AUGMENTATION_STATS). An epoch's figures are
@@ -50,9 +53,14 @@ class AugmentationSummary(keras.callbacks.Callback):
         start = self._at_epoch_begin or dict.fromkeys(now, 0)
         epoch_counts = {key: now[key] - start[key] for key in now}
         logger.info("Epoch %d %s", epoch + 1, describe_augmentation(epoch_counts))
+        resize = describe_resize(epoch_counts)
+        if resize:
+            logger.info("Epoch %d %s", epoch + 1, resize)
         if logs is not None:
             logs["augmentation_dropped"] = (epoch_counts["dropped_instances"]
                                             / max(epoch_counts["instances"], 1))
+            logs["resize_dropped"] = (epoch_counts["resize_dropped"]
+                                      / max(epoch_counts["resize_instances"], 1))
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

@@ -83,7 +83,10 @@ def test_vanished_instances_are_dropped_and_counted():
     _, gone_masks, gone_ids, gone = augment(image, masks, class_ids, away, stats=stats)
     assert gone == 3 and gone_masks.shape == (H, W, 0) and gone_ids.shape == (0,)
     assert stats.as_dict() == {"images": 2, "instances": 6, "dropped_instances": 4,
-                               "images_with_drops": 2, "images_emptied": 1}
+                               "images_with_drops": 2, "images_emptied": 1,
+                               # augment() alone resizes nothing
+                               "resize_images": 0, "resize_instances": 0, "resize_dropped": 0,
+                               "images_with_resize_drops": 0}
     assert stats.summary() == ("augmentation: 4 of 6 instances vanished (66.67%) in 2 of 2 "
                                "images; 1 images lost all their instances")
 
@@ -109,6 +112,7 @@ def test_each_epoch_says_what_augmentation_lost(caplog):
         summary.on_epoch_end(1, second)
     assert first["augmentation_dropped"] == pytest.approx(4 / 6)
     assert second["augmentation_dropped"] == 0.0
+    assert first["resize_dropped"] == second["resize_dropped"] == 0.0
     lines = [r.getMessage() for r in caplog.records]
     assert lines == ["Epoch 1 augmentation: 4 of 6 instances vanished (66.67%) in 2 of 2 images; "
                      "1 images lost all their instances",
