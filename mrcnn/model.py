@@ -26,12 +26,17 @@ from mrcnn.anchors import compute_backbone_shapes, get_anchors
 from mrcnn.console import inform
 from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
     DataGenerator,
+    data_generator,
     load_image_gt,
     mold_image,
     unmold_image,
 )
 from mrcnn.data.molding import mold_inputs, unmold_detections
-from mrcnn.data.targets import build_rpn_targets  # noqa: F401
+from mrcnn.data.targets import (  # noqa: F401  (matterport import paths)
+    build_detection_targets,
+    build_rpn_targets,
+    generate_random_rois,
+)
 from mrcnn.evaluation import EVALUATION_MIN_CONFIDENCE
 from mrcnn.image_meta import compose_image_meta, parse_image_meta  # noqa: F401  (matterport)
 from mrcnn.modeling.backbone import configure_batchnorm

@@ -11,8 +11,11 @@ def test_tutorial_import_paths():
     from mrcnn.model import log  # noqa: F401
 
     for name in ("MaskRCNN", "load_image_gt", "mold_image", "compose_image_meta", "log",
-                 "parse_image_meta", "unmold_image", "build_rpn_targets"):
+                 "parse_image_meta", "unmold_image", "build_rpn_targets", "data_generator",
+                 "generate_random_rois", "build_detection_targets"):
         assert callable(getattr(modellib, name)), name
+    for name in ("ancestor", "run_graph", "detect", "find_last", "set_trainable", "get_anchors"):
+        assert callable(getattr(modellib.MaskRCNN, name)), name
     for name in ("Dataset", "compute_ap", "compute_ap_range", "compute_recall", "compute_matches",
                  "compute_overlaps", "compute_overlaps_masks", "compute_iou", "extract_bboxes",
                  "resize_image", "resize_mask", "minimize_mask", "expand_mask",
