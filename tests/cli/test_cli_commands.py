@@ -86,6 +86,7 @@ def test_train_last_continues_the_run_with_its_settings(run, capsys, caplog):
     # The augmented epoch reported what augmentation lost, to TensorBoard too.
     assert "Epoch 2 augmentation:" in caplog.text
     assert tag_steps(os.path.dirname(files[1]), "train", "epoch_augmentation_dropped") == [1]
+    assert tag_steps(os.path.dirname(files[1]), "train", "epoch_resize_dropped") == [1]
     # Already there: nothing more to train.
     assert main(["train", "--dataset", str(data), "--logs", str(logs), "--weights=last",
                  "--epochs", "2"]) == 0
