@@ -24,6 +24,7 @@ import tensorflow as tf
 from mrcnn import graph_inspection
 from mrcnn.anchors import compute_backbone_shapes, get_anchors
 from mrcnn.console import inform
+from mrcnn.data.molding import mold_inputs, unmold_detections
 from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
     DataGenerator,
     data_generator,
@@ -31,17 +32,49 @@ from mrcnn.data.pipeline import (  # noqa: F401  (matterport import paths)
     mold_image,
     unmold_image,
 )
-from mrcnn.data.molding import mold_inputs, unmold_detections
 from mrcnn.data.targets import (  # noqa: F401  (matterport import paths)
     build_detection_targets,
     build_rpn_targets,
     generate_random_rois,
 )
 from mrcnn.evaluation import EVALUATION_MIN_CONFIDENCE
+from mrcnn.image_meta import parse_image_meta_graph  # noqa: F401
 from mrcnn.image_meta import compose_image_meta, parse_image_meta  # noqa: F401  (matterport)
-from mrcnn.modeling.backbone import configure_batchnorm
+from mrcnn.modeling.backbone import (  # noqa: F401  (matterport's graph functions, for old code)
+    configure_batchnorm,
+    conv_block,
+    identity_block,
+    resnet_graph,
+)
+from mrcnn.modeling.box_ops import (  # noqa: F401
+    apply_box_deltas_graph,
+    clip_boxes_graph,
+    denorm_boxes_graph,
+    norm_boxes_graph,
+    overlaps_graph,
+    trim_zeros_graph,
+)
+from mrcnn.modeling.detection import DetectionLayer, refine_detections_graph  # noqa: F401
+from mrcnn.modeling.detection_targets import (  # noqa: F401
+    DetectionTargetLayer,
+    detection_targets_graph,
+)
+from mrcnn.modeling.heads import build_fpn_mask_graph, fpn_classifier_graph  # noqa: F401
+from mrcnn.modeling.losses import (  # noqa: F401
+    batch_pack_graph,
+    mrcnn_bbox_loss_graph,
+    mrcnn_class_loss_graph,
+    mrcnn_mask_loss_graph,
+    rpn_bbox_loss_graph,
+    rpn_class_loss_graph,
+    smooth_l1_loss,
+)
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
+from mrcnn.modeling.normalization import BatchNorm  # noqa: F401
 from mrcnn.modeling.precision import dtype_policy
+from mrcnn.modeling.proposals import ProposalLayer  # noqa: F401
+from mrcnn.modeling.roi_align import PyramidROIAlign, log2_graph  # noqa: F401
+from mrcnn.modeling.rpn import rpn_graph  # noqa: F401
 from mrcnn.training import resume
 from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
 from mrcnn.training.callbacks import (
@@ -420,6 +453,19 @@ class MaskRCNN:
                        "The optimizer starts fresh (iteration 0, no momentum) because %s; "
                        "the epoch count continues at %d", detail, self.epoch)
         return learning_rate
+
+    def find_trainable_layer(self, layer):
+        """The layer that holds the weights of `layer`: the wrapped layer of
+        a TimeDistributed (matterport's wrapping), else `layer` itself."""
+        while isinstance(layer, keras.layers.TimeDistributed):
+            layer = layer.layer
+        return layer
+
+    def get_trainable_layers(self):
+        """Layers of keras_model that hold weights (matterport's
+        inspect_weights notebook and display_weight_stats list them)."""
+        return [layer for layer in map(self.find_trainable_layer, self.keras_model.layers)
+                if layer.weights]
 
     def set_trainable(self, layer_regex, keras_model=None, indent=0, verbose=1):
         """Sets model layers as trainable if their names match

@@ -31,6 +31,8 @@ from mrcnn.evaluation import (  # noqa: F401
     compute_recall,
     trim_zeros,
 )
+from mrcnn.modeling.batching import batch_slice  # noqa: F401
+from mrcnn.modeling.box_ops import box_refinement_graph  # noqa: F401
 from mrcnn.weights import COCO_URL as COCO_MODEL_URL  # noqa: E402,F401
 
 

@@ -36,3 +36,50 @@ def test_download_trained_weights_offline_names_url_and_path(tmp_path, monkeypat
         utils.download_trained_weights(str(target))
     assert utils.COCO_MODEL_URL in str(error.value) and str(target) in str(error.value)
     assert not target.exists() and not list(tmp_path.iterdir())
+
+
+MATTERPORT_MODEL_GRAPH_NAMES = (
+    "BatchNorm", "identity_block", "conv_block", "resnet_graph", "apply_box_deltas_graph",
+    "clip_boxes_graph", "ProposalLayer", "log2_graph", "PyramidROIAlign", "overlaps_graph",
+    "detection_targets_graph", "DetectionTargetLayer", "refine_detections_graph",
+    "DetectionLayer", "rpn_graph", "fpn_classifier_graph", "build_fpn_mask_graph",
+    "smooth_l1_loss", "rpn_class_loss_graph", "rpn_bbox_loss_graph", "mrcnn_class_loss_graph",
+    "mrcnn_bbox_loss_graph", "mrcnn_mask_loss_graph", "parse_image_meta_graph",
+    "trim_zeros_graph", "batch_pack_graph", "norm_boxes_graph", "denorm_boxes_graph")
+
+
+def test_matterports_graph_functions_are_importable_from_mrcnn_model():
+    import mrcnn.model as modellib
+    from mrcnn import utils
+
+    for name in MATTERPORT_MODEL_GRAPH_NAMES:
+        assert callable(getattr(modellib, name)), name
+    assert callable(utils.box_refinement_graph) and callable(utils.batch_slice)
+
+
+def test_batch_slice_runs_a_function_per_image_and_stacks():
+    import numpy as np
+    import tensorflow as tf
+
+    from mrcnn import utils
+
+    boxes = tf.reshape(tf.range(24.0), (3, 2, 4))
+    scale = tf.constant([1.0, 2.0, 3.0])
+    both = utils.batch_slice([boxes, scale], lambda b, s: (b * s, tf.reduce_sum(b)), 3)
+    assert np.allclose(both[0].numpy()[2], boxes.numpy()[2] * 3)
+    assert both[1].numpy().tolist() == [28.0, 92.0, 156.0]
+    one = utils.batch_slice(boxes, lambda b: b[0], 2, names=["first"])
+    assert one.shape == (2, 4) and one.numpy()[1].tolist() == [8.0, 9.0, 10.0, 11.0]
+
+
+def test_trainable_layers_are_those_with_weights(tmp_path):
+    from tiny import TinyConfig
+
+    import mrcnn.model as modellib
+
+    model = modellib.MaskRCNN("training", TinyConfig(), str(tmp_path))
+    layers = model.get_trainable_layers()
+    names = [layer.name for layer in layers]
+    assert "mrcnn_class_logits" in names and "fpn_p2" in names
+    assert all(layer.weights for layer in layers) and "ROI" not in names
+    assert model.find_trainable_layer(layers[0]) is layers[0]
