@@ -1,7 +1,9 @@
 """Evaluation: matterport's per-image VOC-style AP family, and COCO evaluation.
 
 The compute_* functions take ground truth and predictions of one image in the
-format that `MaskRCNN.detect()` returns and `load_image_gt()` gives.
+format that `MaskRCNN.detect()` returns and `load_image_gt()` gives;
+`match_instances` / `image_confusion` match them regardless of class, for a
+confusion matrix.
 
 COCO evaluation of a whole Dataset through pycocotools (bbox and segm, per
 class AP, precision-recall curves, confusion summary) lives in
@@ -175,6 +177,97 @@ def compute_recall(pred_boxes, gt_boxes, iou):
 
     recall = len(set(matched_gt_boxes)) / gt_boxes.shape[0]
     return recall, positive_ids
+
+
+def instance_overlaps(gt, pred, iou_type="segm"):
+    """IoU of every prediction with every ground-truth instance of one image.
+
+    gt, pred: result dicts ("rois" [N, (y1, x1, y2, x2)], "masks" bool
+        [H, W, N]); ground truth drawn from `load_mask` has the same keys.
+    iou_type: "segm" compares masks, "bbox" boxes.
+    Returns: float [num_pred, num_gt].
+    """
+    pred_boxes = np.asarray(pred["rois"]).reshape(-1, 4)
+    gt_boxes = np.asarray(gt["rois"]).reshape(-1, 4)
+    if len(pred_boxes) == 0 or len(gt_boxes) == 0:
+        return np.zeros((len(pred_boxes), len(gt_boxes)))
+    if iou_type == "bbox":
+        return compute_overlaps(pred_boxes.astype(np.float64), gt_boxes.astype(np.float64))
+    return compute_overlaps_masks(np.asarray(pred["masks"]), np.asarray(gt["masks"]))
+
+
+def match_instances(overlaps, pred_scores, iou_threshold=0.5):
+    """Class-agnostic greedy matching, as a confusion matrix needs it.
+
+    Predictions, best score first, each take the still unmatched ground-truth
+    instance they overlap most, when that IoU >= `iou_threshold`; the class
+    plays no part (unlike `compute_matches`), so a right mask with a wrong
+    class is a confusion, not a miss plus a false positive.
+
+    overlaps: float [num_pred, num_gt] IoU (`instance_overlaps`).
+    pred_scores: float [num_pred]. Ties keep the given order.
+    Returns: (gt_match int64 [num_gt]: the matched prediction's index or -1,
+    pred_match int64 [num_pred]: the matched ground truth's index or -1).
+    """
+    overlaps = np.asarray(overlaps, dtype=np.float64)
+    gt_match = np.full(overlaps.shape[1], -1, np.int64)
+    pred_match = np.full(overlaps.shape[0], -1, np.int64)
+    for i in np.argsort(-np.asarray(pred_scores, dtype=np.float64), kind="stable"):
+        candidates = np.where((gt_match == -1) & (overlaps[i] >= iou_threshold))[0]
+        if candidates.size:
+            j = candidates[np.argmax(overlaps[i, candidates])]
+            gt_match[j], pred_match[i] = i, j
+    return gt_match, pred_match
+
+
+def confusion_matrix(gt_class_ids, pred_class_ids, gt_match, pred_match, num_classes):
+    """Counts of (ground-truth class, predicted class) from `match_instances`.
+
+    Row 0 / column 0 are background: [0, p] counts predictions of class p
+    that matched nothing (false positives), [g, 0] ground truth of class g
+    that nothing matched (missed). The layout of coco_report's
+    ``confusion["matrix"]``, so matrices of images add up.
+    Returns: int64 [num_classes, num_classes], rows ground truth, columns
+    prediction.
+    """
+    gt_class_ids = np.asarray(gt_class_ids, np.int64)
+    pred_class_ids = np.asarray(pred_class_ids, np.int64)
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    for j, i in enumerate(np.asarray(gt_match)):
+        matrix[gt_class_ids[j], pred_class_ids[i] if i >= 0 else 0] += 1
+    for i in np.where(np.asarray(pred_match) < 0)[0]:
+        matrix[0, pred_class_ids[i]] += 1
+    return matrix
+
+
+def image_confusion(gt, pred, num_classes, iou_type="segm", iou_threshold=0.5,
+                    score_threshold=0.0):
+    """`confusion_matrix` of one image: predictions scoring >=
+    `score_threshold` matched class-agnostically to the ground truth.
+
+    gt, pred: result dicts (see `instance_overlaps`; pred with "scores").
+    Returns: int64 [num_classes, num_classes].
+    """
+    keep = np.asarray(pred["scores"], np.float64) >= score_threshold
+    kept = {"rois": np.asarray(pred["rois"]).reshape(-1, 4)[keep],
+            "masks": None if pred.get("masks") is None else np.asarray(pred["masks"])[..., keep]}
+    scores = np.asarray(pred["scores"])[keep]
+    gt_match, pred_match = match_instances(instance_overlaps(gt, kept, iou_type), scores,
+                                           iou_threshold)
+    return confusion_matrix(gt["class_ids"], np.asarray(pred["class_ids"])[keep], gt_match,
+                            pred_match, num_classes)
+
+
+def confusion_errors(matrix):
+    """What went wrong in a `confusion_matrix`: {"missed": ground truth
+    nothing matched, "false": predictions that matched nothing, "confused":
+    matches of the wrong class, "errors": their sum} (ints)."""
+    matrix = np.asarray(matrix)
+    inner = matrix[1:, 1:]
+    out = {"missed": int(matrix[1:, 0].sum()), "false": int(matrix[0, 1:].sum()),
+           "confused": int(inner.sum() - np.trace(inner))}
+    out["errors"] = out["missed"] + out["false"] + out["confused"]
+    return out
 
 
 # COCO evaluation, re-exported so `from mrcnn.evaluation import evaluate_coco` works.
