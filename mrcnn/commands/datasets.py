@@ -11,6 +11,12 @@ Tried in this order (the first that applies wins):
   5. otherwise a stratified split of the whole dataset: `--val-fraction` of
      the images (default 0.2) for validation, with a fixed `--seed` (default 0),
      so train and evaluate see the same parts.
+
+Several `--dataset` flags train on their union: each dataset is read with its
+own `--label-map` and `--source` (given once for all, or once per --dataset in
+the same order) and split as above, then the train parts, the val parts (and
+the test parts) are merged into one dataset each (mrcnn.data.merge), the
+classes matched by name.
 """
 import copy
 import glob
@@ -104,15 +110,60 @@ def _image_lists(path):
     return lists if all(os.path.isfile(p) for p in lists.values()) else None
 
 
+# Reader options that may be given once per --dataset.
+PAIRED_OPTIONS = {"label_map": "--label-map", "source": "--source"}
+
+
+def per_dataset_options(paths, options):
+    """The reader options of each of several datasets: a PAIRED_OPTIONS value
+    given once applies to all, given once per dataset pairs by position.
+
+    paths: the --dataset values. options: dataset_options(), whose paired
+    values may be lists. Returns: list of option dicts, one per path.
+    """
+    result = [dict(options) for _ in paths]
+    for key, flag in PAIRED_OPTIONS.items():
+        values = options.get(key)
+        if not isinstance(values, (list, tuple)):
+            continue
+        if len(values) not in (1, len(paths)):
+            raise ConfigError(f"{flag} is given {len(values)} times for {len(paths)} --dataset: "
+                              f"give it once (for every dataset) or once per --dataset, in the "
+                              "same order")
+        for index, chosen in enumerate(result):
+            chosen[key] = values[0] if len(values) == 1 else values[index]
+    return result
+
+
+def source_names(paths, options_list):
+    """A short, unique name per dataset for tables: its --source, else the
+    file or folder name without extension."""
+    names = []
+    for path, options in zip(paths, options_list):
+        name = options.get("source") or os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
+        base, n = name, 2
+        while name in names:
+            name, n = f"{base}_{n}", n + 1
+        names.append(name)
+    return names
+
+
 def load_parts(loader, path, config, options=None, val_path=None, val_fraction=0.2, seed=0):
     """Read a dataset and split it (see the module docstring).
 
     loader: (path, config, **options) -> Dataset or {"train", "val", ["test"]}.
-    path: the --dataset value (None for generated data).
+    path: the --dataset value (None for generated data), or a list of them
+        (several datasets are merged, see load_merged_parts).
     Returns: (parts, how): parts {"train": Dataset, "val": Dataset or None,
     optionally "test": Dataset}, how a sentence saying where the split came from.
     """
-    options = dict(options or {})
+    if isinstance(path, (list, tuple)):
+        if len(path) > 1:
+            return load_merged_parts(loader, path, config, options, val_path=val_path,
+                                     val_fraction=val_fraction, seed=seed)
+        path = path[0] if path else None
+    # One dataset: a --label-map or --source given once per --dataset is given once.
+    options = per_dataset_options([path], dict(options or {}))[0]
     if val_path:
         return ({"train": loader(path, config, **options), "val": loader(val_path, config, **options)},
                 f"validation images from {val_path}")
@@ -144,6 +195,88 @@ def load_parts(loader, path, config, options=None, val_path=None, val_fraction=0
             f"stratified split, --val-fraction {val_fraction:g} --seed {seed}")
 
 
+def load_merged_parts(loader, paths, config, options=None, val_path=None, val_fraction=0.2,
+                      seed=0):
+    """Several datasets read with their own options, each split by
+    `load_parts`, their train / val / test parts merged. The class list is
+    the union of the datasets' classes, in the order they first appear.
+
+    Returns: (parts, how) as load_parts; each merged part has
+    `source_names`, the dataset name of each of its `parts`.
+    """
+    from mrcnn.data.merge import merge_datasets
+
+    if val_path:
+        raise ConfigError(f"--val-dataset {val_path} with {len(paths)} --dataset: each dataset "
+                          "is split on its own (split folders or files, or --val-fraction); "
+                          "leave --val-dataset out")
+    options_list = per_dataset_options(paths, dict(options or {}))
+    names = source_names(paths, options_list)
+    loaded, hows = [], []
+    for name, path, opts in zip(names, paths, options_list):
+        parts, how = load_parts(loader, path, config, opts, val_fraction=val_fraction, seed=seed)
+        loaded.append(parts)
+        hows.append(f"{name}: {how}")
+    class_names = list(dict.fromkeys(
+        n for parts in loaded for part in ("train", "val", "test")
+        if parts.get(part) is not None for n in parts[part].class_names[1:]))
+    merged = {}
+    for part in ("train", "val", "test"):
+        members = [(name, parts[part]) for name, parts in zip(names, loaded)
+                   if parts.get(part) is not None]
+        if not members:
+            if part != "test":
+                merged[part] = None
+            continue
+        merged[part] = merge_datasets([d for _, d in members], class_names=class_names)
+        merged[part].source_names = [name for name, _ in members]
+    return merged, "; ".join(hows)
+
+
+def source_class_counts(parts):
+    """Instances per class and per dataset of merged parts: (sources,
+    {class name: {source: count}}) over every part, classes in the merged
+    order; None when the parts are not merged or keep no instance records."""
+    first = next((d for d in parts.values() if d is not None), None)
+    if first is None or not hasattr(first, "source_names"):
+        return None
+    sources = list(dict.fromkeys(n for d in parts.values() if d is not None for n in d.source_names))
+    table = {name: dict.fromkeys(sources, 0) for name in first.class_names[1:]}
+    for dataset in parts.values():
+        if dataset is None:
+            continue
+        for source, member in zip(dataset.source_names, dataset.parts):
+            counts = instance_counts(member)
+            if counts is None:
+                return None
+            for name, n in counts.items():
+                if name in table:
+                    table[name][source] += n
+    return sources, table
+
+
+def class_table_lines(parts):
+    """The merged class list as a small table: class, total instances, one
+    column per dataset (train, val and test parts together). [] for a
+    single dataset."""
+    found = source_class_counts(parts)
+    if found is None:
+        return []
+    sources, table = found
+    header = ["class", "total"] + sources
+    rows = [[name, str(sum(per.values()))] + [str(per[s]) for s in sources]
+            for name, per in table.items()]
+    rows.append(["all", str(sum(sum(p.values()) for p in table.values()))] +
+                [str(sum(p[s] for p in table.values())) for s in sources])
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join([cells[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:])])
+
+    return [f"merged classes ({len(table)}), instances per dataset:", line(header)] + [
+        line(r) for r in rows]
+
+
 def instance_counts(dataset):
     """{class name: instances} from the readers' records without drawing a
     mask, or None when the dataset keeps no records (generated data)."""
@@ -171,7 +304,7 @@ def describe_parts(parts):
             per_class = ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))
             line += f", {sum(counts.values())} instances" + (f" ({per_class})" if per_class else "")
         lines.append(line)
-    return lines
+    return lines + class_table_lines(parts)
 
 
 def combined_problems(parts):
@@ -180,10 +313,13 @@ def combined_problems(parts):
 
     seen, combined = set(), ProblemLog()
     for dataset in parts.values():
-        problems = getattr(dataset, "problems", None)
-        if problems is not None and id(problems) not in seen:
-            seen.add(id(problems))
-            combined.extend(problems)
+        # A merged part's log copies its members' logs, which the other
+        # merged parts share: the members' are counted instead.
+        for member in getattr(dataset, "parts", None) or [dataset]:
+            problems = getattr(member, "problems", None)
+            if problems is not None and id(problems) not in seen:
+                seen.add(id(problems))
+                combined.extend(problems)
     return combined
 
 

@@ -20,6 +20,8 @@
 
 An image that cannot be read is named with what is wrong and skipped; the
 others' results are written and the exit code is 1 (2 when none could be read).
+`--classes a,b` keeps only the detections of those classes of the model in
+every output (class ids stay the model's).
 """
 import glob
 import json
@@ -35,6 +37,7 @@ from mrcnn.commands.video import VideoFrames, transform_video
 from mrcnn.data.dataset import Dataset
 from mrcnn.data.errors import DatasetError
 from mrcnn.data.image_files import image_size
+from mrcnn.data.label_map import ClassSubset
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # mrcnn.cli's EXIT_PROBLEMS (commands do not import the CLI): some images failed.
@@ -123,6 +126,27 @@ def _skipped(message, write=None):
         write(line, file=sys.stderr)
 
 
+def class_filter(args, class_names):
+    """--classes as a function result -> result keeping those classes, or
+    None without the flag. class_names: the model's, ["BG", ...].
+    Raises UsageError naming the model's classes for an unknown name."""
+    text = getattr(args, "classes", None)
+    if not text:
+        return None
+    wanted = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = [c for c in wanted if c not in class_names[1:]]
+    if unknown or not wanted:
+        raise UsageError(f"--classes {text}: {', '.join(unknown) or 'no class'} "
+                         f"{'is' if len(unknown) == 1 else 'are'} not among the model's classes "
+                         f"({', '.join(class_names[1:])})")
+    return ClassSubset(class_names, wanted)
+
+
+def _detect(model, image, keep):
+    result = model.detect([image])[0]
+    return keep(result) if keep is not None else result
+
+
 def run_predict(args, project):
     """Predict; returns the exit code."""
     if args.video:
@@ -150,6 +174,7 @@ def predict_images(args, project):
     config, path, _ = configure(project, args, "inference")
     config.validate()
     class_names = class_names_of(config)
+    keep = class_filter(args, class_names)
     dataset = ImageFilesDataset().load_files(files, class_names)
     failed = [p for p, _ in dataset.unreadable]
     for _, message in dataset.unreadable:
@@ -170,7 +195,7 @@ def predict_images(args, project):
             _skipped(e, tqdm.write)
             failed.append(image_path)
             continue
-        result = model.detect([image])[0]
+        result = _detect(model, image, keep)
         _count(counts, result, class_names)
         if args.format == "labelme":
             document = labelme_document(result, class_names, image_path, image.shape, args.out)
@@ -227,12 +252,13 @@ def predict_video(args, project):
         config, path, _ = configure(project, args, "inference")
         config.validate()
         class_names = class_names_of(config)
+        keep = class_filter(args, class_names)
         model, _ = load_model("inference", config, args, path)
         os.makedirs(args.out, exist_ok=True)
         counts = {}
         with open(jsonl_out, "w", encoding="utf-8") as lines:
             def draw(index, seconds, frame):
-                result = model.detect([frame])[0]
+                result = _detect(model, frame, keep)
                 _count(counts, result, class_names)
                 record = {"frame": index, "time": round(seconds, 6),
                           "detections": frame_detections(result, class_names)}

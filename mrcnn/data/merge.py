@@ -47,6 +47,17 @@ class MergedDataset(Dataset):
                 extra = {k: info[k] for k in ("height", "width") if k in info}
                 crowd = [dict(r, class_id=int(self._class_lookup[index][r["class_id"]]))
                          for r in info.get("crowd") or []]
+                records = info.get("instances")
+                if isinstance(records, list):
+                    # The readers' records, under the merged class ids (dropped
+                    # classes left out), so that counts need no mask.
+                    merged_records = []
+                    for record in records:
+                        part_id = part.map_source_class_id(f"{info['source']}.{record['class_id']}")
+                        merged_id = int(self._class_lookup[index][part_id])
+                        if merged_id:
+                            merged_records.append(dict(record, class_id=merged_id))
+                    extra["instances"] = merged_records
                 self.add_image(source, f"{index}:{info['id']}", info.get("path"), part=index,
                                part_image_id=int(image_id), crowd=[r for r in crowd if r["class_id"]],
                                **extra)

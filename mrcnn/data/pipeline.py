@@ -14,6 +14,7 @@ import numpy as np
 
 from mrcnn.anchors import get_anchors
 from mrcnn.boxes import extract_bboxes
+from mrcnn.data import sampling
 from mrcnn.data.augmentation import AUGMENTATION_STATS
 from mrcnn.data.augmentation import augment as apply_augmentation
 from mrcnn.data.errors import DatasetError
@@ -157,11 +158,15 @@ class DataGenerator(keras.utils.PyDataset):
         run with the run's seed draws what the uninterrupted run drew. The
         augmentation libraries keep their own random state: augmented pixels
         are not reproduced.
+    repeat_factor_threshold: None, or t > 0: with shuffle, each pass over
+        the data repeats images of rare classes (mrcnn.data.sampling; the
+        stochastic rounding is drawn from the epoch's seeded generator, so
+        the order still follows from (seed, e) alone).
     """
 
     def __init__(self, dataset, config, shuffle=True, augmentation=None, steps=None,
                  seed=None, workers=None, use_multiprocessing=False, max_queue_size=8,
-                 mask_dtype=bool, initial_epoch=0):
+                 mask_dtype=bool, initial_epoch=0, repeat_factor_threshold=None):
         workers = config.DATA_WORKERS if workers is None else workers
         super().__init__(workers=max(1, int(workers)), use_multiprocessing=use_multiprocessing,
                          max_queue_size=max_queue_size)
@@ -180,6 +185,12 @@ class DataGenerator(keras.utils.PyDataset):
         self.batch_size = config.BATCH_SIZE
         self.mask_dtype = np.dtype(mask_dtype)
         self._seed = np.random.SeedSequence(seed).entropy if seed is None else seed
+        self._repeat_factors = None
+        if repeat_factor_threshold and shuffle:
+            table = sampling.image_class_table(dataset)
+            self._repeat_factors = sampling.image_repeat_factors(
+                table, repeat_factor_threshold, dataset.num_classes)
+            logger.info(sampling.describe(self._repeat_factors, repeat_factor_threshold))
         self._epoch = int(initial_epoch)
         self._order = self._epoch_order(self._epoch)
         self._lock = threading.Lock()
@@ -197,11 +208,20 @@ class DataGenerator(keras.utils.PyDataset):
     def _epoch_order(self, epoch):
         ids = np.asarray(self.dataset.image_ids)
         needed = self.steps * self.batch_size
-        repeats = int(np.ceil(needed / len(ids)))
         if not self.shuffle:
-            return np.tile(ids, repeats)[:needed]
+            return np.tile(ids, int(np.ceil(needed / len(ids))))[:needed]
         rng = np.random.default_rng([self._seed, epoch])
-        return np.concatenate([rng.permutation(ids) for _ in range(repeats)])[:needed]
+        if self._repeat_factors is None:
+            repeats = int(np.ceil(needed / len(ids)))
+            return np.concatenate([rng.permutation(ids) for _ in range(repeats)])[:needed]
+        # Passes over the data, each with its own rounding of the repeat
+        # factors, until the epoch's images are drawn.
+        passes, count = [], 0
+        while count < needed:
+            pool = np.repeat(ids, sampling.repeat_counts(self._repeat_factors, rng))
+            passes.append(rng.permutation(pool))
+            count += len(pool)
+        return np.concatenate(passes)[:needed]
 
     def on_epoch_end(self):
         # mrcnn.training.data_health reports the failures of each epoch.
