@@ -32,19 +32,17 @@ The instances that the resize before augmentation loses (IMAGE_RESIZE_MODE
 "crop", masks too thin for the downscale) are counted there apart, by
 `mrcnn.data.pipeline.load_image_gt`.
 """
-import os
 import threading
 
 import numpy as np
 
+from mrcnn.albumentations_list import AugmentationListError, build_transforms
+from mrcnn.config import ConfigError
 from mrcnn.imgaug_numpy2 import define_numpy_aliases, install
 
 # For mrcnn imported before imgaug where the distribution's .pth hook did
 # not run (a checkout put on sys.path, not installed).
 install()
-
-# albumentations checks for a newer version online at every import.
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 # imgaug works in chunks of instances: it holds segmentation maps as int32,
 # so 100 masks of 1024x1024 at once would take 400 MB.
@@ -251,6 +249,61 @@ def _augment_imgaug(image, masks, augmenter):
     return out_image, out_masks
 
 
+# The presets of ``Config.AUGMENTATION`` / ``mrcnn train --augment``, written
+# as AUGMENTATION lists (mrcnn.albumentations_list) so that a YAML file can
+# start from a copy of one. All keep the image size (the batch needs it) and
+# are mask-safe: albumentations moves the masks with every geometric
+# transform (nearest neighbour) and leaves them alone for pixel-level ones.
+# Borders uncovered by a geometric transform are filled with 0, like the
+# resize padding.
+LIGHT = [
+    {"HorizontalFlip": {"p": 0.5}},
+    {"RandomBrightnessContrast": {"brightness_limit": 0.1, "contrast_limit": 0.0, "p": 0.3}},
+]
+DEFAULT = [
+    {"HorizontalFlip": {"p": 0.5}},
+    # Scale jitter 0.8-1.25 around the centre, zooming in and out equally likely.
+    {"Affine": {"scale": [0.8, 1.25], "keep_ratio": True, "balanced_scale": True,
+                "fill": 0, "fill_mask": 0, "p": 0.5}},
+    {"RandomBrightnessContrast": {"brightness_limit": 0.2, "contrast_limit": 0.2, "p": 0.5}},
+]
+HEAVY = [
+    {"HorizontalFlip": {"p": 0.5}},
+    {"Affine": {"scale": [0.7, 1.4], "keep_ratio": True, "balanced_scale": True,
+                "rotate": [-15, 15], "translate_percent": [-0.1, 0.1],
+                "fill": 0, "fill_mask": 0, "p": 0.7}},
+    # Crops up to 15 % off each side and resizes back: a random crop that
+    # keeps the image size.
+    {"CropAndPad": {"percent": [-0.15, 0.0], "keep_size": True, "sample_independently": True,
+                    "p": 0.3}},
+    {"RandomBrightnessContrast": {"brightness_limit": 0.3, "contrast_limit": 0.3, "p": 0.5}},
+    {"HueSaturationValue": {"hue_shift_limit": 10, "sat_shift_limit": 25, "val_shift_limit": 15,
+                            "p": 0.3}},
+    {"OneOf": {"transforms": [{"GaussianBlur": {"blur_limit": [3, 5]}},
+                              {"GaussNoise": {"std_range": [0.02, 0.08]}}], "p": 0.3}},
+]
+PRESET_LISTS = {"light": LIGHT, "default": DEFAULT, "heavy": HEAVY}
+
+
+def compose_from_list(spec, where="AUGMENTATION"):
+    """An albumentations Compose of an AUGMENTATION list such as
+    ``[{"HorizontalFlip": {"p": 0.5}}, {"Affine": {"rotate": [-15, 15]}}]``
+    (see mrcnn.albumentations_list). Raises ConfigError (one line naming
+    `where`, the entry and what it accepts) for a bad name or argument."""
+    import albumentations as A
+
+    try:
+        return A.Compose(build_transforms(spec, where))
+    except AugmentationListError as e:
+        raise ConfigError(str(e)) from None
+
+
+def light_augmentation(config=None):
+    """``Config.AUGMENTATION = "light"``: horizontal flip (p 0.5) and a small
+    brightness change (+-10 %, p 0.3); nothing moves but the flip."""
+    return compose_from_list(LIGHT, "the light preset")
+
+
 def default_augmentation(config=None):
     """The preset behind ``Config.AUGMENTATION = "default"``: an albumentations
     Compose that keeps the image size.
@@ -262,24 +315,29 @@ def default_augmentation(config=None):
 
     config: reserved for presets that depend on settings; unused now.
     """
-    import albumentations as A
-
-    return A.Compose([
-        A.HorizontalFlip(p=0.5),
-        A.Affine(scale=(0.8, 1.25), keep_ratio=True, balanced_scale=True,
-                 fill=0, fill_mask=0, p=0.5),
-        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),
-    ])
+    return compose_from_list(DEFAULT, "the default preset")
 
 
-PRESETS = {"default": default_augmentation}
+def heavy_augmentation(config=None):
+    """``Config.AUGMENTATION = "heavy"``: the default's flip, then stronger
+    geometry (scale 0.7-1.4, rotation +-15 degrees, shift +-10 %, p 0.7; a
+    crop of up to 15 % per side resized back, p 0.3) and photometry
+    (brightness/contrast +-30 %, hue/saturation/value shifts, blur or noise)."""
+    return compose_from_list(HEAVY, "the heavy preset")
+
+
+PRESETS = {"light": light_augmentation, "default": default_augmentation,
+           "heavy": heavy_augmentation}
 
 
 def augmentation_from_config(config):
     """The augmentation that ``config.AUGMENTATION`` asks for.
 
-    None, False, "none" or "" -> None; "default" -> `default_augmentation`;
-    an albumentations transform or imgaug augmenter is returned as it is.
+    None, False, "none" or "" -> None; a preset name ("light", "default",
+    "heavy") -> its Compose; a list of transforms by name (an AUGMENTATION
+    list of a YAML file, see mrcnn.albumentations_list) -> their Compose; an
+    albumentations transform or imgaug augmenter is returned as it is.
+    Raises ConfigError naming the setting for anything else.
     """
     value = getattr(config, "AUGMENTATION", None)
     if value is None or value is False:
@@ -290,9 +348,13 @@ def augmentation_from_config(config):
             return None
         if name in PRESETS:
             return PRESETS[name](config)
-        raise ValueError(f"Config.AUGMENTATION = {value!r} is not a preset; use None, "
-                         f"{', '.join(repr(p) for p in PRESETS)}, or an albumentations/imgaug object")
+        raise ConfigError(f"AUGMENTATION is {value!r}, not a preset; use None, "
+                          f"{', '.join(repr(p) for p in PRESETS)}, a list of albumentations "
+                          "transforms by name, or an albumentations/imgaug object")
+    if isinstance(value, (list, tuple)):
+        return compose_from_list(value)
     if is_albumentations_transform(value) or is_imgaug_augmenter(value):
         return value
-    raise TypeError("Config.AUGMENTATION must be None, a preset name or an albumentations/imgaug "
-                    f"object, got {type(value).__name__}")
+    raise TypeError("AUGMENTATION must be None, a preset name, a list of albumentations "
+                      f"transforms by name or an albumentations/imgaug object, got "
+                      f"{type(value).__name__}")
