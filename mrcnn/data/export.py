@@ -4,7 +4,8 @@
 
 Masks are written as compressed RLE (exact) or as polygons traced around
 them (`mode="polygon"`, smaller and editable but approximate: holes are
-filled and borders move by up to half a pixel). Crowd regions are written
+filled and borders move by up to half a pixel), or as polygons except for
+masks with holes, which stay RLE (`mode="auto"`). Crowd regions are written
 with iscrowd=1. Ids follow the evaluator's convention: a COCO image id is
 the internal Dataset image id, a category id the internal class id.
 """
@@ -13,9 +14,12 @@ import os
 import numpy as np
 
 from mrcnn.data.jsonfile import write_json
-from mrcnn.outlines import coco_polygons
+from mrcnn.outlines import coco_polygons, mask_outlines, signed_area
 
-MODES = ("rle", "polygon")
+MODES = ("rle", "polygon", "auto")
+# Outline simplification of mode "auto" (pixels): at 0.25, pycocotools draws
+# the polygons back to the traced mask; 0.5 cuts a pixel off some corners.
+AUTO_TOLERANCE = 0.25
 
 
 def encode_rle(mask):
@@ -27,7 +31,15 @@ def encode_rle(mask):
     return rle
 
 
-def _image_root(dataset, image_ids, out_path):
+def has_hole(mask):
+    """True when a bool [H, W] mask has a hole (COCO polygons would fill it)."""
+    return any(signed_area(outline) < 0 for outline in mask_outlines(mask))
+
+
+def image_root_of(dataset, image_ids, out_path=None):
+    """The folder image file names are made relative to: `out_path`'s folder
+    when every image is below it, else the images' common folder; None
+    when no image has a file."""
     paths = [dataset.image_info[i].get("path") for i in image_ids]
     paths = [os.path.abspath(p) for p in paths if p]
     if not paths:
@@ -38,7 +50,8 @@ def _image_root(dataset, image_ids, out_path):
     return os.path.commonpath([os.path.dirname(p) for p in paths])
 
 
-def _file_name(info, image_root, image_id):
+def relative_file_name(info, image_root, image_id):
+    """An image's path relative to `image_root`, with `/` (its id + .jpg without a file)."""
     path = info.get("path")
     if not path:
         return f"{image_id}.jpg"
@@ -50,7 +63,8 @@ def _file_name(info, image_root, image_id):
 def to_coco_dict(dataset, mode="rle", image_ids=None, image_root=None, include_crowd=True, out_path=None):
     """The COCO instances dict of a prepared Dataset.
 
-    mode: "rle" (exact) or "polygon" (traced outlines).
+    mode: "rle" (exact), "polygon" (traced outlines) or "auto" (polygons,
+        RLE for masks with a hole or too small to trace).
     image_ids: internal image ids to export; default all.
     image_root: the folder `file_name` is made relative to; default: the
         output file's folder when every image is below it, else the common
@@ -66,7 +80,7 @@ def to_coco_dict(dataset, mode="rle", image_ids=None, image_root=None, include_c
         raise ValueError("export_coco needs a prepared dataset: call dataset.prepare() first")
     image_ids = [int(i) for i in (dataset.image_ids if image_ids is None else image_ids)]
     if image_root is None:
-        image_root = _image_root(dataset, image_ids, out_path)
+        image_root = image_root_of(dataset, image_ids, out_path)
     images, annotations = [], []
 
     def add(image_id, segmentation, rle, class_id, iscrowd):
@@ -80,20 +94,22 @@ def to_coco_dict(dataset, mode="rle", image_ids=None, image_root=None, include_c
         info = dataset.image_info[image_id]
         masks, class_ids = dataset.load_mask(image_id)
         height, width = masks.shape[:2]
-        images.append({"id": image_id, "file_name": _file_name(info, image_root, image_id),
+        images.append({"id": image_id, "file_name": relative_file_name(info, image_root, image_id),
                        "height": int(height), "width": int(width)})
         for i in range(masks.shape[-1]):
             mask = masks[..., i]
             if not mask.any():
                 continue
             rle = encode_rle(mask)
-            if mode == "rle":
+            polygons = None if mode == "rle" else coco_polygons(
+                mask, AUTO_TOLERANCE if mode == "auto" else 0.5)
+            if mode == "auto" and (not polygons or has_hole(mask)):
+                polygons = None
+            if polygons is None:
                 add(image_id, rle, rle, class_ids[i], 0)
-            else:
-                polygons = coco_polygons(mask)
-                if polygons:
-                    poly_rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
-                    add(image_id, polygons, poly_rle, class_ids[i], 0)
+            elif polygons:
+                poly_rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
+                add(image_id, polygons, poly_rle, class_ids[i], 0)
         for region in (info.get("crowd") or []) if include_crowd else []:
             seg = region["segmentation"]
             if isinstance(seg, list):

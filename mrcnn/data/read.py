@@ -4,6 +4,8 @@
     dataset = read_dataset("instances.json", image_dir="images")   # COCO
     dataset = read_dataset("nucleus/", class_name="nucleus")     # mask folders
     dataset = read_dataset("train.json", label_map="labels.csv", source="gns")
+    dataset = read_dataset("cvat_export/annotations.xml")           # CVAT for images 1.1
+    dataset = read_dataset("yolo_dataset/")                      # YOLO segmentation
 
 The result is prepared (matterport's `Dataset.prepare()` has run), with
 class_names[0] == "BG". Formats are recognised from the content, not the
@@ -14,6 +16,7 @@ import os
 
 from mrcnn.data.builder import DatasetBuilder
 from mrcnn.data.coco import COCODataset, is_coco
+from mrcnn.data.cvat import CVATDataset, find_cvat_file, is_cvat_xml
 from mrcnn.data.errors import DatasetError, FormatError, OptionError
 from mrcnn.data.jsonfile import load_json
 from mrcnn.data.labelme import LabelMeDataset, find_labelme_files, is_labelme
@@ -21,6 +24,7 @@ from mrcnn.data.mask_folders import MaskFoldersDataset, find_mask_folders_root
 from mrcnn.data.openimages import OpenImagesDataset, is_openimages_csv
 from mrcnn.data.via import VIADataset, is_via
 from mrcnn.data.voc import VOCDataset, find_voc_root
+from mrcnn.data.yolo import YOLODataset, is_yolo_folder, is_yolo_yaml
 
 # format name -> (Dataset class, name of its load method)
 FORMATS = {
@@ -30,17 +34,22 @@ FORMATS = {
     "voc": (VOCDataset, "load_voc"),
     "masks": (MaskFoldersDataset, "load_mask_folders"),
     "openimages": (OpenImagesDataset, "load_openimages"),
+    "cvat": (CVATDataset, "load_cvat"),
+    "yolo": (YOLODataset, "load_yolo"),
 }
 ALIASES = {"mask_folders": "masks", "nucleus": "masks", "open_images": "openimages", "pascal_voc": "voc",
-           "via2": "via", "via1": "via"}
+           "via2": "via", "via1": "via", "cvat_images": "cvat", "cvat-images": "cvat",
+           "yolo-seg": "yolo", "yolo_seg": "yolo", "ultralytics": "yolo"}
 BUILDER_OPTIONS = ("label_map", "classes", "image_list", "missing_images", "unmapped")
 
 
 def detect_format(path):
     """Recognise a dataset. Returns (format name, parsed JSON or None).
 
-    Files: a COCO or VIA JSON, one LabelMe JSON, an Open Images masks CSV.
+    Files: a COCO or VIA JSON, one LabelMe JSON, an Open Images masks CSV,
+    a CVAT XML, a YOLO data.yaml.
     Folders: VOC (SegmentationObject/), mask folders (<id>/images + masks),
+    CVAT (annotations.xml), YOLO (data.yaml, or images/ + labels/),
     LabelMe JSONs, or a folder holding one COCO/VIA JSON or a masks CSV.
     """
     path = str(path)
@@ -52,6 +61,10 @@ def detect_format(path):
         return "voc", None
     if find_mask_folders_root(path):
         return "masks", None
+    if find_cvat_file(path):
+        return "cvat", None
+    if is_yolo_folder(path):
+        return "yolo", None
     top = sorted(n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n)))
     jsons = [n for n in top if n.lower().endswith(".json")]
     csvs = [n for n in top if n.lower().endswith(".csv") and is_openimages_csv(os.path.join(path, n))]
@@ -66,7 +79,8 @@ def detect_format(path):
         return "openimages", None
     raise FormatError(
         f"{path}: cannot tell the dataset format (looked for SegmentationObject/, <id>/images + "
-        f"masks/, LabelMe JSONs, one COCO or VIA JSON, an Open Images masks CSV). Pass format=... "
+        f"masks/, annotations.xml, data.yaml or images/ + labels/, LabelMe JSONs, one COCO or "
+        f"VIA JSON, an Open Images masks CSV). Pass format=... "
         f"({', '.join(FORMATS)}) or point to the annotation file.", file=path)
 
 
@@ -75,6 +89,12 @@ def _detect_file(path, quiet=False):
     if lower.endswith(".csv"):
         if is_openimages_csv(path):
             return "openimages", None
+    elif lower.endswith(".xml"):
+        if is_cvat_xml(path):
+            return "cvat", None
+    elif lower.endswith((".yaml", ".yml")):
+        if is_yolo_yaml(path):
+            return "yolo", None
     elif lower.endswith(".json"):
         data = load_json(path)
         if is_coco(data):
@@ -85,7 +105,8 @@ def _detect_file(path, quiet=False):
             return "labelme", None
     if quiet:
         return None, None
-    raise FormatError(f"{path}: not a COCO, VIA or LabelMe JSON nor an Open Images masks CSV. "
+    raise FormatError(f"{path}: not a COCO, VIA or LabelMe JSON, an Open Images masks CSV, a CVAT "
+                      f"for images XML nor a YOLO data.yaml. "
                       f"Pass format=... ({', '.join(FORMATS)}).", file=path)
 
 
@@ -121,11 +142,12 @@ def read_dataset(path, image_dir=None, format=None, dataset_class=None, prepare=
                  require_images=True, **options):
     """Read an annotated dataset in any supported format.
 
-    path: an annotation file (COCO/VIA/LabelMe JSON, Open Images CSV) or a
-        dataset folder (VOC, mask folders, LabelMe, a folder with one JSON).
+    path: an annotation file (COCO/VIA/LabelMe JSON, Open Images CSV, CVAT
+        XML, YOLO data.yaml) or a dataset folder (VOC, mask folders, LabelMe,
+        CVAT, YOLO, a folder with one JSON).
     image_dir: the folder image paths are relative to; default: beside the
         annotations (see each reader).
-    format: via, coco, labelme, voc, masks or openimages; None: detect.
+    format: via, coco, labelme, voc, masks, openimages, cvat or yolo; None: detect.
     dataset_class: your subclass of the format's class, to get your
         overrides (load_mask, image_reference ...).
     prepare: call `prepare()` (default True).
@@ -133,7 +155,8 @@ def read_dataset(path, image_dir=None, format=None, dataset_class=None, prepare=
         `validate` turns it off to report why).
     options: the reader's own options (VIA: class_attribute, default_class;
         masks: class_name, class_pattern; VOC: split, class_names; Open
-        Images: class_descriptions, mask_dir, classes) and the common ones:
+        Images: class_descriptions, mask_dir, classes; YOLO: split) and the
+        common ones:
         source (the name label maps refer to), label_map, classes,
         image_list, missing_images ("skip", "keep", "error"), unmapped.
 
