@@ -190,7 +190,7 @@ class DataGenerator(keras.utils.PyDataset):
             table = sampling.image_class_table(dataset)
             self._repeat_factors = sampling.image_repeat_factors(
                 table, repeat_factor_threshold, dataset.num_classes)
-            logger.info(sampling.describe(self._repeat_factors, repeat_factor_threshold))
+            sampling.logger.info(sampling.describe(self._repeat_factors, repeat_factor_threshold))
         self._epoch = int(initial_epoch)
         self._order = self._epoch_order(self._epoch)
         self._lock = threading.Lock()

@@ -13,7 +13,9 @@ import math
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
+# Not under "mrcnn.data": `train` shows mrcnn's INFO lines but keeps the
+# readers' (mrcnn.data) quiet, and these lines say what a run trains on.
+logger = logging.getLogger("mrcnn.sampling")
 
 
 def image_class_table(dataset):

@@ -5,7 +5,7 @@ Trains the same short run twice, with and without repeat-factor sampling
 mask AP of each on the sample's balanced held-out images
 (docs/class-imbalance.md):
 
-    python samples/shapes/imbalance.py --threshold 0.8 --epochs 3 --steps 100 --out imbalance.json
+    python samples/shapes/imbalance.py --threshold 0.8 --epochs 3 --steps 100 --image-size 64 --out imbalance.json
 """
 import argparse
 import json
@@ -19,7 +19,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, HERE)
 
-from shapes import HELD_OUT_COUNT, HELD_OUT_SEED, ShapesConfig, ShapesDataset  # noqa: E402
+from shapes import (  # noqa: E402
+    HELD_OUT_COUNT,
+    HELD_OUT_SEED,
+    MIN_GENERATED_SIZE,
+    ShapesConfig,
+    ShapesDataset,
+)
 
 RARE = "triangle"
 
@@ -59,6 +65,7 @@ def run(threshold, args, train, test):
         NAME = "imbalance"
         STEPS_PER_EPOCH = args.steps
         REPEAT_FACTOR_THRESHOLD = threshold
+        IMAGE_MIN_DIM = IMAGE_MAX_DIM = args.image_size
 
     class TestConfig(TrainConfig):
         IMAGES_PER_GPU = 1
@@ -90,6 +97,8 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=500, help="training images")
     parser.add_argument("--rare-share", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, default=128,
+                        help="the network's input side (images are drawn at 128 px and resized)")
     parser.add_argument("--logs", default=os.path.join(os.getcwd(), "logs", "imbalance"))
     parser.add_argument("--out", help="write the figures as JSON")
     parser.add_argument("--only", choices=["plain", "rfs"], help="run one of the two")
@@ -97,7 +106,7 @@ def main(argv=None):
 
     from mrcnn.data import sampling
 
-    size = int(ShapesConfig().IMAGE_SHAPE[0])
+    size = MIN_GENERATED_SIZE
     train = ImbalancedShapes().load_imbalanced(args.images, size, args.rare_share, args.seed)
     test = ShapesDataset()
     test.load_shapes(HELD_OUT_COUNT, size, size, seed=HELD_OUT_SEED)

@@ -167,7 +167,7 @@ def test_table_from_load_mask_once_when_no_records(caplog):
         return original(image_id)
 
     dataset.load_mask = counted
-    with caplog.at_level("INFO", logger="mrcnn.data.sampling"):
+    with caplog.at_level("INFO", logger="mrcnn.sampling"):
         table = sampling.image_class_table(dataset)
     assert sorted(calls) == list(dataset.image_ids)
     assert "load_mask" in caplog.text
@@ -200,3 +200,10 @@ def test_train_flag_sets_the_setting(tmp_path):
     assert build_config(project, args, "training").REPEAT_FACTOR_THRESHOLD is None
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--dataset", "x", "--repeat-factor-threshold", "2"])
+
+
+def test_the_generator_says_what_it_repeats(caplog):
+    with caplog.at_level("INFO", logger="mrcnn.sampling"):
+        generator(RecordsOnly(), THRESHOLD)
+    assert ("repeat-factor sampling (t=0.6125): 10 of 200 images repeated (factor up to 3.50); "
+            "a pass over the data holds 225 images on average instead of 200") in caplog.text
