@@ -11,7 +11,7 @@ if os.path.join(TESTS, "cli") not in sys.path:
     sys.path.insert(0, os.path.join(TESTS, "cli"))
 
 REPO = os.path.dirname(TESTS)
-SAMPLES = ("balloon", "gns", "pumpkins", "simpsons", "shapes")
+SAMPLES = ("balloon", "gns", "pumpkins", "simpsons", "shapes", "coco")
 
 
 def import_sample(name):
