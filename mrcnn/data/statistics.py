@@ -1,5 +1,5 @@
 """Class statistics of a dataset: instances per class and per image, mask
-areas, as a table and as histograms."""
+areas and box sizes, as a table and as histograms."""
 import numpy as np
 
 PERCENTILES = (5, 50, 95)
@@ -18,6 +18,9 @@ class DatasetStatistics:
         self.area_fractions = {i: [] for i in range(1, len(self.class_names))}
         self.images_with_class = np.zeros(len(self.class_names), dtype=np.int64)
         self.max_per_image = np.zeros(len(self.class_names), dtype=np.int64)
+        # Per instance with pixels: class id, box height, box width, image
+        # height, image width (for sizes after a config's resize).
+        self._boxes = []
 
     def add_image(self, masks, class_ids):
         """masks: bool [H, W, N]; class_ids: int [N] (internal ids)."""
@@ -26,7 +29,16 @@ class DatasetStatistics:
         if class_ids.size == 0:
             return
         pixels = masks.shape[0] * masks.shape[1]
-        areas = masks.reshape(-1, masks.shape[-1]).sum(axis=0)
+        # One pass over the masks gives the areas and the rows of each box;
+        # the columns are then looked for in those rows only.
+        row_counts = masks.sum(axis=1, dtype=np.int64)
+        areas = row_counts.sum(axis=0)
+        for k, class_id in enumerate(class_ids):
+            rows = np.flatnonzero(row_counts[:, k])
+            if rows.size:
+                cols = np.flatnonzero(masks[rows[0]:rows[-1] + 1, :, k].any(axis=0))
+                self._boxes.append((int(class_id), int(rows[-1] + 1 - rows[0]),
+                                    int(cols[-1] + 1 - cols[0]), masks.shape[0], masks.shape[1]))
         for class_id, area in zip(class_ids, areas):
             if class_id in self.areas:
                 self.areas[class_id].append(int(area))
@@ -35,6 +47,13 @@ class DatasetStatistics:
         valid = (present > 0) & (present < len(self.class_names))
         self.images_with_class[present[valid]] += 1
         self.max_per_image[present[valid]] = np.maximum(self.max_per_image[present[valid]], counts[valid])
+
+    def boxes(self, with_class=False):
+        """int64 [N, 4]: box height, box width, image height, image width of
+        every instance with pixels (original image pixels); [N, 5] with the
+        class id first when `with_class`."""
+        table = np.asarray(self._boxes, dtype=np.int64).reshape(-1, 5)
+        return table if with_class else table[:, 1:]
 
     @property
     def num_instances(self):
@@ -111,6 +130,33 @@ class DatasetStatistics:
         areas.set_title("mask area (pixels)")
         if title:
             figure.suptitle(title)
+        figure.tight_layout()
+        figure.savefig(path, dpi=80)
+        return path
+
+    def plot_classes(self, path, title=None):
+        """Save a bar chart of the instances and of the images per class as a
+        PNG (instances blue, images orange, side by side). Returns path."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        names = self.class_names[1:]
+        instances = [len(self.areas[i]) for i in range(1, len(self.class_names))]
+        images = [int(self.images_with_class[i]) for i in range(1, len(self.class_names))]
+        figure = Figure(figsize=(min(30.0, max(5.0, 0.6 * len(names) + 2)), 4.5))
+        FigureCanvasAgg(figure)
+        ax = figure.subplots()
+        x = np.arange(len(names))
+        bars = ax.bar(x - 0.2, instances, width=0.4, color="tab:blue", label="instances")
+        ax.bar_label(bars, fontsize="small")
+        bars = ax.bar(x + 0.2, images, width=0.4, color="tab:orange", label="images")
+        ax.bar_label(bars, fontsize="small")
+        tilted = len(names) > 4
+        ax.set_xticks(x, names, rotation=45 if tilted else 0, ha="right" if tilted else "center")
+        ax.set_ylabel("count")
+        ax.legend(fontsize="small")
+        what = "instances and images per class"
+        ax.set_title(f"{title}: {what}" if title else what)
         figure.tight_layout()
         figure.savefig(path, dpi=80)
         return path

@@ -4,8 +4,9 @@
 with counts and the first examples of each: missing or unreadable images,
 annotation sizes that differ from the image, degenerate shapes, points
 outside the image, unknown or unused classes, duplicate ids, images without
-instances; then class statistics. `report.ok` is False when something would
-break training (the "error" kinds of mrcnn.data.problems).
+instances; then class statistics and, given a config, how the instance
+sizes fit its anchors (mrcnn.data.anchor_advice). `report.ok` is False when
+something would break training (the "error" kinds of mrcnn.data.problems).
 """
 import dataclasses
 import os
@@ -13,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 
+from mrcnn.data.anchor_advice import advise
 from mrcnn.data.errors import DatasetError
 from mrcnn.data.problems import DESCRIPTION, SEVERITY, ProblemLog
 from mrcnn.data.read import format_name, read_dataset
@@ -32,6 +34,10 @@ class ValidationReport:
     problems: ProblemLog
     statistics: DatasetStatistics = None
     num_images: int = 0
+    # An AnchorAdvice when validate_dataset was given a config.
+    advice: object = None
+    # The Dataset read, for drawing samples; None when it could not be read.
+    dataset: object = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def ok(self):
@@ -64,6 +70,9 @@ class ValidationReport:
             lines.append("")
             lines.append("Class statistics (areas in pixels):")
             lines.append(stats.table())
+        if self.advice is not None:
+            lines.append("")
+            lines.append(self.advice.to_text())
         lines.append("")
         errors = sum(self.problems.count(k) for k in self.problems.kinds("error"))
         lines.append("Result: OK" if self.ok else
@@ -78,17 +87,48 @@ class ValidationReport:
                                 "examples": [dataclasses.asdict(e) for e in self.problems.examples.get(kind, [])]}
                          for kind in self.problems.kinds()},
             "classes": self.statistics.rows() if self.statistics else [],
+            "anchors": self.advice.to_dict() if self.advice is not None else None,
         }
 
     def plot(self, path):
         """Save the class statistics histograms as a PNG; returns the path."""
         if self.statistics is None:
             raise ValueError("no statistics: the dataset could not be read")
-        return self.statistics.plot(path, title=os.path.basename(str(self.path).rstrip("/\\")))
+        return self.statistics.plot(path, title=self._title())
+
+    def _title(self):
+        return os.path.basename(str(self.path).rstrip("/\\"))
+
+    def plot_all(self, target, config=None, augmentation=None, augmentation_name=None):
+        """Save every figure of `validate --plot TARGET` (see
+        mrcnn.data.validate_plots.plot_paths for the names): the histograms,
+        instances and images per class, and, given the config, the instance
+        sizes against its anchors (needs `advice`) and a 3x3 grid of samples
+        resized as the config says and augmented with `augmentation`
+        (`augmentation_name` in its title).
+        Returns: {figure name: path written}."""
+        from mrcnn.data.validate_plots import plot_paths, plot_sizes, save_sample_grid
+
+        if self.statistics is None:
+            raise ValueError("no statistics: the dataset could not be read")
+        paths, title, written = plot_paths(target), self._title(), {}
+        written["histograms"] = self.statistics.plot(paths["histograms"], title=title)
+        written["classes"] = self.statistics.plot_classes(paths["classes"], title=title)
+        if self.advice is not None:
+            written["sizes"] = plot_sizes(paths["sizes"], self.advice, title=title)
+        if config is not None and self.dataset is not None:
+            label = (f"{title}: resized ({config.IMAGE_RESIZE_MODE}, "
+                     f"IMAGE_MAX_DIM={config.IMAGE_MAX_DIM})")
+            if augmentation is not None:
+                label += f", augmented ({augmentation_name or type(augmentation).__name__})"
+            grid = save_sample_grid(paths["samples"], self.dataset, config, augmentation, title=label)
+            if grid:
+                written["samples"] = grid
+        return written
 
 
 def validate_dataset(dataset_or_path, image_dir=None, format=None, check_images=True, check_masks=True,
-                     max_examples=5, progress=False, **options):
+                     max_examples=5, progress=False, config=None, **options):
     """Read every image and annotation of a dataset and report problems.
 
     dataset_or_path: a prepared Dataset, or what `read_dataset` accepts.
@@ -96,6 +136,8 @@ def validate_dataset(dataset_or_path, image_dir=None, format=None, check_images=
     check_images: decode every image (finds truncated files, size mismatches).
     check_masks: draw every mask (finds empty masks; gives class statistics).
     progress: show a progress bar over the images (on stderr).
+    config: a Config: the instance sizes after its resize are compared with
+        its anchors (`report.advice`, needs check_masks).
     Returns: a ValidationReport; `report.ok` is False when training would break.
     """
     problems = ProblemLog(max_examples=max_examples)
@@ -127,7 +169,9 @@ def validate_dataset(dataset_or_path, image_dir=None, format=None, check_images=
         _check_image(dataset, image_id, problems, stats, check_images, check_masks)
     if check_masks:
         _check_classes(dataset, stats, problems)
-    return ValidationReport(path, fmt, problems, stats if check_masks else None, int(len(dataset.image_ids)))
+    advice = advise(stats.boxes(), config) if check_masks and config is not None else None
+    return ValidationReport(path, fmt, problems, stats if check_masks else None,
+                            int(len(dataset.image_ids)), advice=advice, dataset=dataset)
 
 
 def _check_duplicate_ids(dataset, problems):
