@@ -16,6 +16,12 @@
   interpreter start (and this module, for a checkout that is not installed).
   Known to fail on NumPy 2 even then: ``ElasticTransformation`` (in OpenCV).
 
+Without code, ``Config.AUGMENTATION`` (``mrcnn train --augment``) names a
+preset, "light", "default" or "heavy" (PRESET_LISTS), or is a list of
+albumentations transforms by name with their arguments, as a YAML file writes
+it (mrcnn.albumentations_list); `augmentation_from_config` builds either into
+an albumentations Compose.
+
 Which augmenters change the masks is decided by the library, not by a list
 here: imgaug gets the masks as a `SegmentationMapsOnImage` (one channel per
 instance) and every imgaug augmenter defines what it does to segmentation
