@@ -93,6 +93,8 @@ def run_train(args, project):
         print(f"Continuing the run in {log_dir} from epoch {model.epoch}")
     else:
         print(f"New run in {log_dir}" + (f", initialised from {path}" if path else ""))
+    print(f"Watch it: tensorboard --logdir {args.logs} (results.csv and results.png in the run "
+          "folder after each epoch)")
     start = time.time()
     try:
         for stage in stages:

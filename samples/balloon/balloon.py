@@ -32,6 +32,10 @@ class BalloonConfig(Config):
     STEPS_PER_EPOCH = 100
     # Skip detections with < 90% confidence
     DETECTION_MIN_CONFIDENCE = 0.9
+    # COCO mask mAP on 20 validation images after every epoch (val_mAP in
+    # results.csv and TensorBoard): a small share of an epoch's time.
+    EVAL_EVERY_EPOCHS = 1
+    EVAL_LIMIT = 20
     # matterport trained the heads only, 30 epochs, on COCO weights. From
     # scratch (--weights=none) the stage trains all layers instead.
     TRAINING_SCHEDULE = [{"layers": "heads", "epochs": 30}]

@@ -36,6 +36,10 @@ class GnsConfig(Config):
     STEPS_PER_EPOCH = 64
     VALIDATION_STEPS = 8
     DETECTION_MIN_CONFIDENCE = 0.9
+    # COCO mask mAP on 20 validation images after every epoch (val_mAP in
+    # results.csv and TensorBoard): a small share of an epoch's time.
+    EVAL_EVERY_EPOCHS = 1
+    EVAL_LIMIT = 20
     # Heads on COCO weights, then everything with a smaller step; from
     # scratch (--weights=none) both stages train all layers.
     TRAINING_SCHEDULE = [{"layers": "heads", "epochs": 20},

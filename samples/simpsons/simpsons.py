@@ -38,6 +38,10 @@ class SimpsonsConfig(Config):
     DETECTION_MIN_CONFIDENCE = 0.9
     # About one character per picture.
     MAX_GT_INSTANCES = 10
+    # COCO mask mAP on 20 validation images after every epoch (val_mAP in
+    # results.csv and TensorBoard): a small share of an epoch's time.
+    EVAL_EVERY_EPOCHS = 1
+    EVAL_LIMIT = 20
     TRAINING_SCHEDULE = [{"layers": "heads", "epochs": 20},
                          {"layers": "all", "epochs": 10, "learning_rate_factor": 0.1}]
 

@@ -1,0 +1,5 @@
+"""The training tests share tests/core's tiny network and dataset."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "core"))
