@@ -1,7 +1,9 @@
 """`mrcnn train` writes results.csv and results.png into the run folder and
 the picture to TensorBoard, measures mAP when told, and a run continued
 with --weights=last adds its epochs to them."""
+import contextlib
 import glob
+import io
 import os
 
 import numpy as np
@@ -22,14 +24,24 @@ def logged(run_dir, subdir, tag):
     return {step + 1: float(value) for step, value in tensorboard_events(run_dir, subdir)[tag]}
 
 
-def test_train_writes_the_results_of_each_epoch_and_a_resumed_run_appends(tmp_path, capsys):
-    data = write_via2(tmp_path / "data", count=6)
-    logs = tmp_path / "logs"
-    # mAP after epoch 2 only, on one image.
-    assert main(["train", "--dataset", str(data), *tiny_args(logs), "--epochs", "2",
-                 "--set", "EVAL_EVERY_EPOCHS=2", "--set", "EVAL_LIMIT=1"]) == 0
-    assert f"tensorboard --logdir {logs}" in capsys.readouterr().out
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Two epochs of one step from scratch, mAP after epoch 2 only, on one
+    image; returns (dataset, logs, run folder, printed output)."""
+    root = tmp_path_factory.mktemp("results")
+    data = write_via2(root / "data", count=6)
+    logs = root / "logs"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["train", "--dataset", str(data), *tiny_args(logs), "--epochs", "2",
+                     "--set", "EVAL_EVERY_EPOCHS=2", "--set", "EVAL_LIMIT=1"]) == 0
     (run_dir,) = glob.glob(str(logs / "mrcnn*"))
+    return data, logs, run_dir, out.getvalue()
+
+
+def test_train_writes_the_results_of_each_epoch(run):
+    _, logs, run_dir, out = run
+    assert f"tensorboard --logdir {logs}" in out
     rows = read_results(os.path.join(run_dir, "results.csv"))
     assert sorted(rows) == [1, 2]
     # The values TensorBoard got (float32) for every loss, train and val.
@@ -51,6 +63,10 @@ def test_train_writes_the_results_of_each_epoch_and_a_resumed_run_appends(tmp_pa
         assert (np.abs(picture.astype(int) - target).max(-1) <= 30).sum() > 500
     assert tag_steps(run_dir, "train", results.TENSORBOARD_TAG) == [0, 1]
 
+
+def test_a_resumed_run_adds_its_epochs(run, capsys):
+    data, logs, run_dir, _ = run
+    rows = read_results(os.path.join(run_dir, "results.csv"))
     # Continued: epoch 3 is added, epochs 1 and 2 stay as they were.
     assert main(["train", "--dataset", str(data), "--logs", str(logs), "--weights=last",
                  "--epochs", "3"]) == 0
