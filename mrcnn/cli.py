@@ -9,8 +9,9 @@
     mrcnn splash   --image FILE | --video FILE [--out FILE] [--weights last]
     mrcnn serve    --model EXPORT_DIR | --weights last|PATH [--host 127.0.0.1 --port 8080]
     mrcnn export   --out DIR [--weights last|PATH] [--overwrite]
-    mrcnn validate <dataset> [--plot stats.png]
+    mrcnn validate <dataset> [--plot DIR|stats.png] [--config configs/x.yaml] [--set KEY=VALUE ...]
     mrcnn split    <annotations> --val 0.2 --seed 0
+    mrcnn convert  <dataset> --to coco|labelme|via|yolo-seg OUT
 
 A sample hands its Config class and dataset loader over:
 `cli.main(argv, config_class=GnsConfig, dataset_loader=load_gns, prog="gns.py")`
@@ -46,18 +47,26 @@ def add_dataset_arguments(parser, positional="dataset", required=True):
     positional: the dataset argument's name; "--dataset" makes it a flag
     (train, evaluate), required unless `required` is False.
     """
-    help_text = ("annotation file (COCO/VIA/LabelMe JSON, Open Images CSV) "
-                 "or dataset folder (VOC, mask folders, LabelMe)")
-    if positional.startswith("-"):
-        parser.add_argument(positional, required=required, metavar="PATH", help=help_text)
+    help_text = ("annotation file (COCO/VIA/LabelMe JSON, CVAT XML, Open Images CSV) "
+                 "or dataset folder (VOC, mask folders, LabelMe, YOLO-seg, CVAT)")
+    several = positional.startswith("-")
+    if several:
+        parser.add_argument(positional, required=required, metavar="PATH", action="append",
+                            help=help_text + "; repeat it to train on several datasets as one "
+                            "(classes matched by name after each one's --label-map)")
     else:
         parser.add_argument(positional, help=help_text)
     group = parser.add_argument_group("dataset")
     group.add_argument("--image-dir", help="folder the image paths are relative to")
     group.add_argument("--format", choices=list(FORMATS),
                        help="skip format detection")
-    group.add_argument("--label-map", help="CSV source,source_label,target_label")
-    group.add_argument("--source", help="the dataset's name in the label map (default: the format)")
+    pairing = (" (with several --dataset: once for all, or once per --dataset, paired in the "
+               "order given)") if several else ""
+    group.add_argument("--label-map", action="append" if several else "store",
+                       help="CSV source,source_label,target_label: rename, merge or drop "
+                            "(empty target) labels" + pairing)
+    group.add_argument("--source", action="append" if several else "store",
+                       help="the dataset's name in the label map (default: the format)" + pairing)
     group.add_argument("--classes", help="comma-separated classes to keep, in this order")
     group.add_argument("--class-attribute", help="VIA: region attribute holding the class")
     group.add_argument("--class-name", help="mask folders: the one class name")
@@ -76,10 +85,24 @@ def add_validate_command(subparsers, project=None):
                     "and print class statistics. Exit code 1 when something would break training.")
     add_dataset_arguments(parser)
     parser.add_argument("--examples", type=int, default=5, help="examples shown per problem (default 5)")
-    parser.add_argument("--plot", metavar="PNG", help="save histograms of the class statistics")
+    parser.add_argument("--plot", metavar="DIR|PNG",
+                        help="save figures: class histograms, instances/images per class, instance "
+                             "sizes against the anchor scales, a 3x3 grid of annotated samples "
+                             "(resized, augmented with --augment); DIR gets histograms.png, "
+                             "classes.png, sizes.png, samples.png; X.png gets the histograms and "
+                             "X_classes.png, X_sizes.png, X_samples.png beside it")
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     parser.add_argument("--no-images", action="store_true", help="do not decode the images")
     parser.add_argument("--no-masks", action="store_true", help="do not draw the masks (no statistics)")
+    parser.add_argument("--config", metavar="YAML",
+                        help="settings file whose resize (IMAGE_MIN_DIM/IMAGE_MAX_DIM/"
+                             "IMAGE_RESIZE_MODE) and anchors (RPN_ANCHOR_SCALES/RATIOS) the "
+                             "instance sizes are compared with")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting (repeatable; YAML values), e.g. --set IMAGE_MAX_DIM=512")
+    parser.add_argument("--augment", nargs="?", const="default", metavar="PRESET",
+                        help="draw the --plot samples augmented with this preset, as train "
+                             "--augment names them (default: the config's AUGMENTATION)")
     parser.set_defaults(func=_command("validate"))
     return parser
 
@@ -96,6 +119,28 @@ def add_split_command(subparsers, project=None):
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--out-dir", help="where to write (default: beside the annotations)")
     parser.set_defaults(func=_command("split"))
+    return parser
+
+
+# --- convert -------------------------------------------------------------------
+
+def add_convert_command(subparsers, project=None):
+    from mrcnn.commands.convert import TARGETS
+
+    parser = subparsers.add_parser(
+        "convert", help="write a dataset of any readable format as COCO, LabelMe, VIA or YOLO-seg",
+        description="Read SRC as `validate` reads it and write it to OUT (new or empty): "
+                    "coco (OUT/instances.json), labelme (a JSON per image), via "
+                    "(OUT/via_region_data.json) or yolo-seg (OUT/images, labels, data.yaml). "
+                    "Masks become polygons; SRC is never written to.")
+    add_dataset_arguments(parser, positional="src")
+    parser.add_argument("--to", required=True, choices=list(TARGETS), help="the output format")
+    parser.add_argument("out", metavar="OUT", help="folder to write (new or empty)")
+    parser.add_argument("--overwrite", action="store_true", help="write into OUT although it holds files")
+    parser.add_argument("--link", action="store_true",
+                        help="yolo-seg: hard-link the images instead of copying them (no extra "
+                             "space; an edit in place of one changes both)")
+    parser.set_defaults(func=_command("convert"))
     return parser
 
 
@@ -210,8 +255,17 @@ def add_train_command(subparsers, project=None):
     parser.add_argument("--ignore-data-errors", action="store_true",
                         help="train although `mrcnn validate` finds errors in the dataset "
                              "(what cannot be read is left out)")
-    parser.add_argument("--augment", nargs="?", const="default", choices=["default", "none"],
-                        help="augment training images: default (flips, scale, brightness) or none")
+    parser.add_argument("--augment", nargs="?", const="default",
+                        choices=["light", "default", "heavy", "none"],
+                        help="augment training images (sets AUGMENTATION): light (flips, small "
+                             "brightness), default (flips, scale, brightness/contrast), heavy "
+                             "(+ rotation, shifts, crops, colour, blur/noise) or none; a YAML "
+                             "AUGMENTATION list names albumentations transforms instead")
+    parser.add_argument("--repeat-factor-threshold", type=_number_type(float, lambda v: 0 < v <= 1,
+                                                                       "in (0, 1]"),
+                        metavar="T", help="repeat-factor sampling against class imbalance: images "
+                        "of a class found in a fraction f < T of the images repeat sqrt(T/f) "
+                        "times per pass, e.g. 0.001 (sets REPEAT_FACTOR_THRESHOLD)")
     add_split_arguments(parser)
     return parser
 
@@ -230,8 +284,11 @@ def add_evaluate_command(subparsers, project=None):
                         help="drop detections scoring less before scoring the rest (default 0: "
                              "AP ranks every detection, as COCO defines it; an explicit "
                              "--set DETECTION_MIN_CONFIDENCE=... is used if given)")
-    parser.add_argument("--out", metavar="DIR", help="write metrics.json and coco_results.json "
-                                                     "(default: beside the checkpoint)")
+    parser.add_argument("--out", metavar="DIR", help="write metrics.json, coco_results.json "
+                                                     "and the PNGs (default: beside the checkpoint)")
+    parser.add_argument("--worst", type=_number_type(int, lambda v: v >= 0, ">= 0"), default=8,
+                        metavar="N", help="show the N images with the most errors in "
+                                          "worst_images.png (default 8; 0: none)")
     add_split_arguments(parser)
     return parser
 
@@ -250,6 +307,9 @@ def add_predict_command(subparsers, project=None):
     source.add_argument("--video", metavar="FILE", help="a video file (anything OpenCV reads)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--format", choices=["coco", "labelme"], default="coco", help="output format")
+    parser.add_argument("--classes", metavar="A,B",
+                        help="comma-separated class names of the model to keep in the outputs "
+                             "(default: all)")
     return parser
 
 
@@ -298,7 +358,8 @@ def add_export_command(subparsers, project=None):
 # --- entry point ------------------------------------------------------------------
 
 COMMANDS = [add_train_command, add_evaluate_command, add_predict_command, add_splash_command,
-            add_serve_command, add_export_command, add_validate_command, add_split_command]
+            add_serve_command, add_export_command, add_validate_command, add_split_command,
+            add_convert_command]
 
 
 def build_parser(project=None):
@@ -397,6 +458,9 @@ def _prepare_model_command(args, project):
         raise UsageError(f"--logs {args.logs}: is a file; give the folder of the training runs "
                          "(it is created when missing)")
     args.reader_options = dataset_options(args) if hasattr(args, "image_dir") else {}
+    if getattr(args, "repeat_factor_threshold", None) is not None:
+        # After the checkpoint's settings, as --set is: the flag wins on resume too.
+        args.set = list(args.set) + [f"REPEAT_FACTOR_THRESHOLD={args.repeat_factor_threshold!r}"]
     if not args.verbose:
         import_tensorflow_quietly()
     if args.command == "train":

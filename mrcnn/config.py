@@ -34,6 +34,17 @@ class ConfigError(ValueError):
     """A setting is impossible; the message names the field and what to do."""
 
 
+def check_augmentation_list(value, where="AUGMENTATION"):
+    """Raise ConfigError (one line) unless every entry of an AUGMENTATION list
+    names an albumentations transform with arguments it accepts."""
+    from mrcnn.albumentations_list import AugmentationListError, build_transforms
+
+    try:
+        build_transforms(value, where)
+    except AugmentationListError as e:
+        raise ConfigError(str(e)) from None
+
+
 def _finite_number(value):
     """True for an int or float (Python or numpy) that is finite; bool is no number."""
     return (not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.number))
@@ -102,6 +113,7 @@ NUMERIC_SETTINGS = {
     "EVAL_EVERY_EPOCHS": _int_at_least(0),
     "EVAL_LIMIT": _int_at_least(1, optional=True),
     "TENSORBOARD_IMAGES": _int_at_least(0),
+    "REPEAT_FACTOR_THRESHOLD": _number_in(0, 1, low_open=True, optional=True),
 }
 # YAML 1.1 reads 1e-3 (no dot) as a string: a float setting takes it as the number.
 FLOAT_SETTINGS = {name for name, (_, text) in NUMERIC_SETTINGS.items() if "number" in text}
@@ -283,10 +295,21 @@ class Config:
     # Gradient norm clipping
     GRADIENT_CLIP_NORM = 5.0
 
-    # Augmentation preset applied during training when the caller passes no
-    # augmentation: None (off), "default" (flips, scale jitter,
-    # brightness/contrast).
+    # Augmentation applied during training when the caller passes no
+    # augmentation: None (off); a preset: "light" (flips, small brightness),
+    # "default" (flips, scale jitter, brightness/contrast), "heavy" (default
+    # + rotation, shifts, crops, hue/saturation, blur/noise); or a list of
+    # albumentations transforms by name with their arguments, e.g.
+    # [{"HorizontalFlip": {"p": 0.5}}, {"Affine": {"rotate": [-15, 15]}}]
+    # (mrcnn/albumentations_list.py; the presets' lists are in
+    # mrcnn/data/augmentation.py).
     AUGMENTATION = None
+
+    # Repeat-factor sampling against class imbalance (LVIS): None (off), or
+    # a threshold t in (0, 1] such as 0.001: a class in a fraction f < t of
+    # the training images makes its images repeat sqrt(t / f) times per pass
+    # over the data (mrcnn.data.sampling; measured: docs/class-imbalance.md).
+    REPEAT_FACTOR_THRESHOLD = None
 
     # When BatchNorm statistics are learned (see TRAIN_BN), they are
     # recomputed at the end of each epoch from this many training batches
@@ -448,6 +471,11 @@ class Config:
                     value = float(value)
                 except ValueError:
                     pass  # validate() names the setting and what it must be
+            if key == "AUGMENTATION" and strict and isinstance(value, (list, tuple)):
+                # A YAML file's or --set's list is checked as it is read, so that
+                # the error names the file; a checkpoint's (strict=False) is
+                # checked when training builds it.
+                check_augmentation_list(value)
             setattr(self, key, value)
         return self
 
@@ -479,7 +507,12 @@ class Config:
             raise ConfigError(f"{path_or_text}: expected a mapping of setting names to values")
         data = {k: v for k, v in data.items() if str(k).upper() not in DERIVED_FIELDS}
         config = cls()
-        config.update(data, strict=strict)
+        try:
+            config.update(data, strict=strict)
+        except ConfigError as e:
+            if isinstance(path_or_text, str) and os.path.exists(path_or_text):
+                raise ConfigError(f"{path_or_text}: {e}") from None
+            raise
         config.validate()
         return config
 

@@ -95,6 +95,7 @@ from mrcnn.training.distribute import distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNInferenceModel, MaskRCNNTrainingModel
 from mrcnn.training.layers import layers_regex, set_trainable
 from mrcnn.training.optimizer import make_optimizer
+from mrcnn.training.results import TrainingResults
 from mrcnn.weights import load_weights_h5, save_weights_h5
 
 logger = logging.getLogger("mrcnn")
@@ -531,7 +532,8 @@ class MaskRCNN:
         # resumed run the uninterrupted run's.
         train_generator = DataGenerator(train_dataset, config, shuffle=True,
                                         augmentation=augmentation, mask_dtype=mask_dtype,
-                                        seed=self.data_seed, initial_epoch=self.epoch)
+                                        seed=self.data_seed, initial_epoch=self.epoch,
+                                        repeat_factor_threshold=config.REPEAT_FACTOR_THRESHOLD)
         val_generator = DataGenerator(val_dataset, config, shuffle=True,
                                       steps=config.VALIDATION_STEPS, mask_dtype=mask_dtype,
                                       seed=self.data_seed + 1,
@@ -565,6 +567,8 @@ class MaskRCNN:
                 steps_per_epoch=config.STEPS_PER_EPOCH,
                 initialize=config.BATCH_RENORM and self.epoch == 0))
         callbacks += self._validation_callbacks(val_dataset)
+        # After the callbacks that add to the logs (learning rate, val_mAP).
+        callbacks.append(TrainingResults(self.log_dir))
         if custom_callbacks:
             callbacks += list(custom_callbacks)
 
@@ -578,6 +582,7 @@ class MaskRCNN:
         say(logger, "Starting at epoch %d. LR=%s", self.epoch, learning_rate)
         say(logger, "Checkpoint Path: %s", self.checkpoint_path)
         if verbose:
+            say(logger, "TensorBoard: tensorboard --logdir %s", self.model_dir)
             say(logger, "Selecting layers to train")
             for name in trainable:
                 say(logger, "%-20s (%s)", name, type(self.keras_model.get_layer(name)).__name__)

@@ -6,6 +6,7 @@ parses the command line and hands the parsed arguments over.
                  or a seeded stratified split; the reader options of the flags
     validate.py  every image and annotation checked, class statistics
     split.py     a deterministic, stratified train/val split of an annotation file
+    convert.py   a dataset of any readable format written as COCO, LabelMe, VIA or YOLO-seg
     session.py   --weights resolution, the model, class names
     train.py     staged training (Config.TRAINING_SCHEDULE)
     evaluate.py  COCO metrics and matterport's mAP@0.5 on the val/test part

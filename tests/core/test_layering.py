@@ -10,10 +10,10 @@ PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "
 
 # Bottom to top; a module belongs to the longest prefix that names it.
 LAYERS = (
-    ("mrcnn", "mrcnn.errors", "mrcnn.config", "mrcnn.boxes", "mrcnn.backbones",
-     "mrcnn.anchors", "mrcnn.image_meta", "mrcnn.outlines"),
+    ("mrcnn", "mrcnn.errors", "mrcnn.config", "mrcnn.albumentations_list", "mrcnn.boxes",
+     "mrcnn.backbones", "mrcnn.anchors", "mrcnn.image_meta", "mrcnn.outlines"),
     ("mrcnn.data", "mrcnn.modeling", "mrcnn.coco_report", "mrcnn.coco_eval",
-     "mrcnn.evaluation", "mrcnn.weights", "mrcnn.visualize"),
+     "mrcnn.evaluation", "mrcnn.evaluation_plots", "mrcnn.weights", "mrcnn.visualize"),
     ("mrcnn.training",),
     ("mrcnn.model", "mrcnn.export", "mrcnn.graph_inspection"),
     ("mrcnn.commands", "mrcnn.serving"),
