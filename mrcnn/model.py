@@ -501,8 +501,8 @@ class MaskRCNN:
             Config.AUGMENTATION selects a preset ("default") or none.
         custom_callbacks: Optional. Add custom callbacks to be called
             with the keras fit() method. Must be list of type keras.callbacks.
-        no_augmentation_sources: Optional. List of sources to exclude for
-            augmentation (kept for compatibility; not used).
+        no_augmentation_sources: Optional. List of dataset sources whose
+            images are not augmented.
         verbose: 1 prints the starting epoch, the checkpoint path and the
             layers that train, as matterport did (logged at INFO instead
             when logging is configured); 0 logs the first two at INFO only.
@@ -533,7 +533,8 @@ class MaskRCNN:
         train_generator = DataGenerator(train_dataset, config, shuffle=True,
                                         augmentation=augmentation, mask_dtype=mask_dtype,
                                         seed=self.data_seed, initial_epoch=self.epoch,
-                                        repeat_factor_threshold=config.REPEAT_FACTOR_THRESHOLD)
+                                        repeat_factor_threshold=config.REPEAT_FACTOR_THRESHOLD,
+                                        no_augmentation_sources=no_augmentation_sources)
         val_generator = DataGenerator(val_dataset, config, shuffle=True,
                                       steps=config.VALIDATION_STEPS, mask_dtype=mask_dtype,
                                       seed=self.data_seed + 1,

@@ -162,11 +162,14 @@ class DataGenerator(keras.utils.PyDataset):
         the data repeats images of rare classes (mrcnn.data.sampling; the
         stochastic rounding is drawn from the epoch's seeded generator, so
         the order still follows from (seed, e) alone).
+    no_augmentation_sources: dataset sources (strings) whose images are
+        never augmented (matterport's train() argument).
     """
 
     def __init__(self, dataset, config, shuffle=True, augmentation=None, steps=None,
                  seed=None, workers=None, use_multiprocessing=False, max_queue_size=8,
-                 mask_dtype=bool, initial_epoch=0, repeat_factor_threshold=None):
+                 mask_dtype=bool, initial_epoch=0, repeat_factor_threshold=None,
+                 no_augmentation_sources=None):
         workers = config.DATA_WORKERS if workers is None else workers
         super().__init__(workers=max(1, int(workers)), use_multiprocessing=use_multiprocessing,
                          max_queue_size=max_queue_size)
@@ -181,6 +184,7 @@ class DataGenerator(keras.utils.PyDataset):
         self.config = config
         self.shuffle = shuffle
         self.augmentation = augmentation
+        self.no_augmentation_sources = frozenset(no_augmentation_sources or ())
         self.steps = int(steps or config.STEPS_PER_EPOCH)
         self.batch_size = config.BATCH_SIZE
         self.mask_dtype = np.dtype(mask_dtype)
@@ -271,8 +275,10 @@ class DataGenerator(keras.utils.PyDataset):
     def load_example(self, image_id, rng):
         """One image's inputs and targets (see the class docstring), unbatched."""
         config = self.config
+        augmentation = (None if self.dataset.image_info[image_id]["source"]
+                        in self.no_augmentation_sources else self.augmentation)
         image, image_meta, gt_class_ids, gt_boxes, gt_masks = load_image_gt(
-            self.dataset, config, image_id, augmentation=self.augmentation,
+            self.dataset, config, image_id, augmentation=augmentation,
             use_mini_mask=config.USE_MINI_MASK)
         anchors = get_anchors(config, image.shape, normalized=False)
         rpn_match, rpn_bbox = build_rpn_targets(image.shape, anchors, gt_class_ids,
@@ -395,18 +401,16 @@ def data_generator(dataset, config, shuffle=True, augment=False, augmentation=No
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
     if augment:
         logger.warning("'augment' is deprecated. Use 'augmentation' instead.")
-    # Two loaders: DataGenerator applies its augmentation to every image.
-    augmented = DataGenerator(
+    loader = DataGenerator(
         dataset, config, shuffle=False, steps=1, workers=1,
-        augmentation=_with_deprecated_flip(augmentation) if augment else augmentation)
-    plain = DataGenerator(dataset, config, shuffle=False, steps=1, workers=1)
-    return _generate_batches(dataset, config, augmented, plain,
-                             set(no_augmentation_sources or ()), shuffle, int(random_rois),
+        augmentation=_with_deprecated_flip(augmentation) if augment else augmentation,
+        no_augmentation_sources=no_augmentation_sources)
+    return _generate_batches(dataset, config, loader, shuffle, int(random_rois),
                              int(batch_size), detection_targets, rng)
 
 
-def _generate_batches(dataset, config, augmented, plain, plain_sources, shuffle, random_rois,
-                      batch_size, detection_targets, rng):
+def _generate_batches(dataset, config, loader, shuffle, random_rois, batch_size,
+                      detection_targets, rng):
     image_ids = np.copy(dataset.image_ids)
     index = -1
     failures = 0
@@ -424,7 +428,6 @@ def _generate_batches(dataset, config, augmented, plain, plain_sources, shuffle,
         if shuffle and index == 0:
             image_ids = rng.permutation(image_ids)
         image_id = int(image_ids[index])
-        loader = plain if dataset.image_info[image_id]["source"] in plain_sources else augmented
         try:
             example = loader.load_example(image_id, rng)
             image, class_ids, boxes, masks = example[0], example[4], example[5], example[6]
@@ -460,7 +463,7 @@ def _generate_batches(dataset, config, augmented, plain, plain_sources, shuffle,
         extras.append(extra)
         if len(examples) < batch_size:
             continue
-        batch = augmented.collate(examples)
+        batch = loader.collate(examples)
         inputs = [batch["input_image"], batch["input_image_meta"], batch["input_rpn_match"],
                   batch["input_rpn_bbox"], batch["input_gt_class_ids"],
                   batch["input_gt_boxes"].astype(np.int32), batch["input_gt_masks"]]

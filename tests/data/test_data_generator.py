@@ -317,6 +317,21 @@ def test_no_augmentation_sources_are_not_augmented():
         np.testing.assert_array_equal(molded, mold_image(np.fliplr(image), config))
 
 
+def test_training_batches_skip_augmentation_for_no_augmentation_sources():
+    """train(no_augmentation_sources=...) reaches the training generator."""
+    dataset = TwoSources()
+    dataset.load(6)
+    dataset.prepare()
+    config = TwoSourcesConfig()
+    generator = DataGenerator(dataset, config, shuffle=False, augmentation=A.HorizontalFlip(p=1),
+                              no_augmentation_sources=["plain"], seed=0)
+    for image_id in dataset.image_ids:
+        molded = generator.load_example(int(image_id), np.random.default_rng(0))[0]
+        image = load_image_gt(dataset, config, int(image_id))[0]
+        plain = dataset.image_info[image_id]["source"] == "plain"
+        np.testing.assert_array_equal(molded, image if plain else np.fliplr(image))
+
+
 def test_deprecated_augment_flips_about_half(caplog):
     config = TinyConfig()
     dataset = tiny_dataset(count=8)
