@@ -74,7 +74,7 @@ from mrcnn.modeling.normalization import BatchNorm  # noqa: F401
 from mrcnn.modeling.precision import dtype_policy
 from mrcnn.modeling.proposals import ProposalLayer  # noqa: F401
 from mrcnn.modeling.roi_align import PyramidROIAlign, log2_graph  # noqa: F401
-from mrcnn.modeling.rpn import rpn_graph  # noqa: F401
+from mrcnn.modeling.rpn import build_rpn_model, rpn_graph  # noqa: F401
 from mrcnn.training import resume
 from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
 from mrcnn.training.callbacks import (

@@ -46,3 +46,20 @@ def rpn_graph(feature_maps, anchors_per_location, anchor_stride, depth=512):
     rpn_probs = layers.Activation("softmax", name="rpn_class", dtype=FLOAT32)(rpn_class_logits)
     rpn_bbox = layers.Concatenate(axis=1, name="rpn_bbox", dtype=FLOAT32)(bboxes)
     return rpn_class_logits, rpn_probs, rpn_bbox
+
+
+def build_rpn_model(anchor_stride, anchors_per_location, depth):
+    """matterport's RPN as a model of one feature map (its `rpn_model`), for
+    code that builds the RPN on its own; the network here applies the same
+    layers to every level (rpn_graph).
+
+    Input: float32 [batch, H, W, depth]. Outputs: rpn_class_logits
+    [batch, anchors, 2], rpn_probs [batch, anchors, 2], rpn_bbox
+    [batch, anchors, 4] (anchors = H * W * anchors_per_location /
+    anchor_stride ** 2).
+    """
+    import keras
+
+    feature_map = keras.Input(shape=(None, None, depth), name="input_rpn_feature_map")
+    outputs = rpn_graph([feature_map], anchors_per_location, anchor_stride, depth)
+    return keras.Model(feature_map, list(outputs), name="rpn_model")

@@ -45,7 +45,8 @@ MATTERPORT_MODEL_GRAPH_NAMES = (
     "DetectionLayer", "rpn_graph", "fpn_classifier_graph", "build_fpn_mask_graph",
     "smooth_l1_loss", "rpn_class_loss_graph", "rpn_bbox_loss_graph", "mrcnn_class_loss_graph",
     "mrcnn_bbox_loss_graph", "mrcnn_mask_loss_graph", "parse_image_meta_graph",
-    "trim_zeros_graph", "batch_pack_graph", "norm_boxes_graph", "denorm_boxes_graph")
+    "trim_zeros_graph", "batch_pack_graph", "norm_boxes_graph", "denorm_boxes_graph",
+    "build_rpn_model")
 
 
 def test_matterports_graph_functions_are_importable_from_mrcnn_model():
@@ -83,3 +84,16 @@ def test_trainable_layers_are_those_with_weights(tmp_path):
     assert "mrcnn_class_logits" in names and "fpn_p2" in names
     assert all(layer.weights for layer in layers) and "ROI" not in names
     assert model.find_trainable_layer(layers[0]) is layers[0]
+
+
+def test_build_rpn_model_is_matterports_one_level_rpn():
+    import numpy as np
+
+    import mrcnn.model as modellib
+
+    rpn = modellib.build_rpn_model(anchor_stride=1, anchors_per_location=3, depth=8)
+    assert rpn.name == "rpn_model"
+    assert {"rpn_conv_shared", "rpn_class_raw", "rpn_bbox_pred"} <= {l.name for l in rpn.layers}
+    logits, probs, bbox = rpn(np.zeros((2, 4, 5, 8), np.float32))
+    assert logits.shape == (2, 4 * 5 * 3, 2) and bbox.shape == (2, 60, 4)
+    assert np.allclose(np.asarray(probs).sum(-1), 1)
