@@ -10,6 +10,7 @@ def inform(logger, message, *args):
     message, args: %-style, as for logger.info.
     """
     if logger.hasHandlers():
-        logger.info(message, *args)
+        # The record names the caller, not this function.
+        logger.info(message, *args, stacklevel=2)
     else:
         print(message % args if args else message)

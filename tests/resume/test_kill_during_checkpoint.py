@@ -76,7 +76,7 @@ def test_killed_write_leaves_the_previous_checkpoint_as_last(tmp_path):
     model.train(*datasets(), learning_rate=None, epochs=2, layers="heads")
     # Epoch 2 ran again from epoch 1's state; the killed run's partial file is gone.
     assert sorted(os.listdir(run_dir)) == ["mask_rcnn_tiny_0001.h5", "mask_rcnn_tiny_0002.h5",
-                                           "train", "validation"]
+                                           "results.csv", "results.png", "train", "validation"]
     path = os.path.join(run_dir, "mask_rcnn_tiny_0002.h5")
     with h5py.File(path, "r") as f:
         assert f.attrs["epoch"] == 2
