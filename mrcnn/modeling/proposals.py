@@ -87,7 +87,11 @@ class ProposalLayer(Float32Layer):
             score_threshold=-0.5, name="rpn_non_max_suppression")
 
     def call(self, inputs):
-        refined = self._refine(inputs)
+        return self._proposals(self._refine(inputs))
+
+    def _proposals(self, refined):
+        """NMS of each image's refined boxes (`_refine`'s dict): float32
+        [batch, proposal_count, 4], zero-padded."""
 
         def nms(args):
             image_boxes, image_scores = args
@@ -122,7 +126,7 @@ class ProposalLayer(Float32Layer):
         values = {name: refined[name].numpy() for name in self.INTERMEDIATES[:3]}
         values["rpn_non_max_suppression"] = self._nms(
             refined["refined_anchors_clipped"][0], refined["scores"][0]).numpy()
-        values["proposals"] = keras.ops.convert_to_numpy(self.call(inputs))
+        values["proposals"] = self._proposals(refined).numpy()
         return values
 
     def compute_output_shape(self, input_shape):
