@@ -1,6 +1,7 @@
-"""matterport's own calls, in their order (matterport_session.py), run as a
-script under Agg and as an executed notebook: every step runs, and every
-figure shows its drawing."""
+"""matterport's own calls, in their order (matterport_session.py), run as an
+executed notebook (the default run) and as a script under Agg (`-m slow`:
+the same calls again; the figure functions' Agg behaviour has its own tests
+in tests/visualize): every step runs, and every figure shows its drawing."""
 import base64
 import glob
 import importlib.util
@@ -71,13 +72,8 @@ def cells(source):
     return found
 
 
-def test_as_a_script(workdir):
-    run = subprocess.run([sys.executable, SESSION], cwd=workdir, env=session_env(),
-                         capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
-    out = run.stdout
-    assert "SESSION OK" in out
-    # What matterport printed, with no logging set up by the script.
+def matterport_lines(out, workdir):
+    """What matterport printed, with no logging set up by the session."""
     assert "Starting at epoch 0. LR=" in out and "Starting at epoch 1. LR=" in out
     assert "Checkpoint Path: " + str(workdir / "logs") in out
     assert "Selecting layers to train" in out and "mrcnn_class_logits" in out
@@ -87,6 +83,16 @@ def test_as_a_script(workdir):
     assert re.search(r"^post_nms_anchor_ix +shape: \(\d+,\) ", out, re.M)
     assert "Unique ROIs: " in out and "Average percent: " in out
     assert (workdir / "logs" / "mask_rcnn_shapes.h5").is_file()
+
+
+@pytest.mark.slow
+def test_as_a_script(workdir):
+    run = subprocess.run([sys.executable, SESSION], cwd=workdir, env=session_env(),
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    out = run.stdout
+    assert "SESSION OK" in out
+    matterport_lines(out, workdir)
     # Under Agg nothing warns about figures that cannot be shown.
     assert "non-interactive" not in run.stderr
 
@@ -129,7 +135,7 @@ def test_as_a_notebook(workdir, monkeypatch):
                 images.append(base64.b64decode(output["data"]["image/png"]))
     text = "".join(texts)
     assert "SESSION OK" in text
-    assert "Starting at epoch 0. LR=" in text and "Selecting layers to train" in text
+    matterport_lines(text, workdir)
     # Every display function showed its figure once, in its cell.
     assert len(images) >= 20, len(images)
     for png in images:

@@ -1,5 +1,5 @@
 """The notebooks run top to bottom (nbclient, kernel python3) in quick mode:
-a tiny network, a temporary logs folder (so the predict notebook trains its
+a tiny network on the tests' backbone, a temporary logs folder (so the predict notebook trains its
 demonstration model on a fresh clone's terms), the gns data when
 ../shared/data exists and the shapes otherwise. Any cell error fails."""
 import os
@@ -21,6 +21,9 @@ def run_notebook(name, logs, monkeypatch):
 
     monkeypatch.setenv("MRCNN_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("MRCNN_NOTEBOOK_LOGS", logs)
+    # The tests' backbone (tests/tiny_backbone.py, found by the kernel
+    # through conftest's entry point): the notebooks' plumbing, not ResNet's.
+    monkeypatch.setenv("MRCNN_NOTEBOOK_BACKBONE", "tiny")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     monkeypatch.setenv("NO_ALBUMENTATIONS_UPDATE", "1")
     notebook = nbformat.read(os.path.join(NOTEBOOKS, name), as_version=4)
