@@ -1,5 +1,9 @@
 """Install mrcnn: Mask R-CNN for Keras 3 on TensorFlow."""
+import importlib.metadata
 import os
+import re
+import subprocess
+import sys
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
@@ -64,13 +68,56 @@ else:
     CMDCLASS["editable_wheel"] = EditableWheelWithPth
 
 
-def read_requirements():
+# Distributions that install the `tensorflow` package; `tensorflow` first, as
+# on Windows and macOS it can be installed with tensorflow-intel or -macos.
+TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel",
+                            "tensorflow-macos", "tensorflow-rocm", "intel-tensorflow",
+                            "tf-nightly", "tf-nightly-cpu")
+
+
+def installed_tensorflow():
+    """The name of the distribution that provides TensorFlow in the environment
+    being installed into (e.g. "tensorflow-cpu", or "tensorflow" for a GPU build
+    or Colab's), or None when there is none.
+
+    pip matches requirements by distribution name: requiring `tensorflow` where
+    tensorflow-cpu is installed would download the other wheel and install it
+    over the same `tensorflow` folder. pip's isolated builds (PEP 517/660) run
+    this file with the environment's interpreter but take its site-packages off
+    sys.path (a sitecustomize on PYTHONPATH), so when this process sees none,
+    the interpreter is asked again with -E (environment variables ignored)."""
+    for name in TENSORFLOW_DISTRIBUTIONS:
+        if next(importlib.metadata.distributions(name=name), None) is not None:
+            return name
+    probe = ("import importlib.metadata as m, sys\n"
+             "print(next((n for n in sys.argv[1:] if next(m.distributions(name=n), 0)), ''))")
+    done = subprocess.run([sys.executable, "-E", "-c", probe, *TENSORFLOW_DISTRIBUTIONS],
+                          capture_output=True, text=True, timeout=120)
+    found = done.stdout.split()[-1:]
+    return found[0] if found and found[0] in TENSORFLOW_DISTRIBUTIONS else None
+
+
+def read_requirements(tensorflow="tensorflow"):
+    """requirements.txt's lines, the one of `tensorflow` naming the distribution
+    `tensorflow` instead, with the same versions (a nightly with none: the
+    range excludes its dev versions)."""
     with open(os.path.join(HERE, "requirements.txt")) as f:
-        lines = (line.split("#")[0].strip() for line in f)
-        return [line for line in lines if line]
+        lines = [line.split("#")[0].strip() for line in f]
+    requirements = [line for line in lines if line]
+    for i, line in enumerate(requirements):
+        if re.match(r"tensorflow\s*[<>=!~]", line):
+            versions = "" if tensorflow.startswith("tf-") else line[len("tensorflow"):].strip()
+            requirements[i] = tensorflow + versions
+    return requirements
 
 
-REQUIREMENTS = read_requirements()
+TENSORFLOW = installed_tensorflow() or "tensorflow"
+REQUIREMENTS = read_requirements(TENSORFLOW)
+# [gpu] adds TensorFlow's CUDA libraries (Linux) to the `tensorflow`
+# distribution, the one that can use them; never a second distribution beside
+# a CPU-only one (docs/install.md: uninstall tensorflow-cpu first).
+GPU = [line for line in read_requirements("tensorflow[and-cuda]")
+       if line.startswith("tensorflow[")] if TENSORFLOW == "tensorflow" else []
 
 setup(
     name="mrcnn",
@@ -84,14 +131,14 @@ setup(
     python_requires=">=3.10",
     install_requires=REQUIREMENTS,
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout", "nbclient", "nbformat", "ipykernel",
+        "test": ["pytest>=7", "pytest-timeout",
+                 # the default run splits the test files over two processes
+                 "pytest-xdist>=3", "nbclient", "nbformat", "ipykernel",
                  # mrcnn serve: HTTP client and the browser test (Debian's chromium)
                  "requests>=2.31", "selenium>=4.20",
                  # so that the imgaug tests run instead of skipping
                  "imgaug==0.4.0"],
-        # The GPU build replaces the CPU wheel; install with --no-deps on
-        # tensorflow-cpu if both end up present.
-        "gpu": ["tensorflow[and-cuda]==2.21.0"],
+        "gpu": GPU,
         # Optional: unmaintained since 2020, and it pulls in opencv-python
         # beside our opencv-python-headless (both provide cv2).
         "imgaug": ["imgaug==0.4.0"],
