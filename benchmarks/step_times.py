@@ -7,11 +7,17 @@ beside it in the same run when torch is installed
     python benchmarks/step_times.py --sizes 512 --repeats 5
     python benchmarks/step_times.py --dtype-policy float32
     python benchmarks/step_times.py --rpn-channels 512 256
+    python benchmarks/step_times.py --sizes 512 --dtype-policy mixed_float16
+    python benchmarks/step_times.py --sizes 512 --accumulation 1 4
 
 mrcnn is timed for every combination of the settings given: each
-Config.DTYPE_POLICY (default: float32 and mixed_bfloat16) and each
+Config.DTYPE_POLICY (default: float32 and mixed_bfloat16; mixed_float16 on
+request: CPUs have no float16 arithmetic, so on a CPU it only shows what
+the conversions cost, slower than float32) and each
 Config.RPN_CONV_CHANNELS (default: matterport's 512, which COCO weights
 need; torchvision's RPN has 256). torchvision always runs in float32.
+With --accumulation k (Config.GRADIENT_ACCUMULATION_STEPS) the training
+time is that of one update: k steps of one image.
 
 Prints a table of medians. The first call of each traced function (graph
 tracing and optimisation, 15-20 s) is excluded. Absolute seconds on a shared
@@ -121,27 +127,33 @@ def time_calls(fn, repeats):
     return statistics.median(times)
 
 
-def time_mrcnn(size, repeats, rng, variant):
-    """variant: keyword arguments of `benchmark_config` besides the size."""
+def time_mrcnn(size, repeats, rng, variant, accumulations=(1,)):
+    """variant: keyword arguments of `benchmark_config` besides the size.
+    accumulations: Config.GRADIENT_ACCUMULATION_STEPS values k to time.
+    Returns ({k: seconds of one update, k steps}, inference seconds,
+    detections)."""
     import tensorflow as tf
 
     import mrcnn.model as modellib
 
     config = benchmark_config(size, **variant)
     model = modellib.MaskRCNN("training", config, "/tmp/mrcnn-bench")
-    model.compile(0.001, 0.9)
     keras_model = model.keras_model
-    keras_model.optimizer.build(keras_model.trainable_variables)
     batch, image = synthetic_batch(config, rng)
-    step = tf.function(keras_model.train_step)
-    train_time = time_calls(lambda: step(batch), repeats)
-    del model, keras_model, step
+    train_times = {}
+    for k in accumulations:
+        config.GRADIENT_ACCUMULATION_STEPS = k
+        model.compile(0.001, 0.9)
+        keras_model.optimizer.build(keras_model.trainable_variables)
+        step = tf.function(keras_model.train_step)
+        train_times[k] = time_calls(lambda: [step(batch) for _ in range(k)], repeats)
+    del model, keras_model
 
     inference = modellib.MaskRCNN("inference", config, "/tmp/mrcnn-bench")
     maximise_detections(inference)
     infer_time = time_calls(lambda: inference.detect([image]), repeats)
     detections = len(inference.detect([image])[0]["class_ids"])
-    return train_time, infer_time, detections
+    return train_times, infer_time, detections
 
 
 def time_torchvision(size, repeats, rng):
@@ -206,9 +218,14 @@ def main(argv=None):
     parser.add_argument("--normalization", nargs="+", choices=["batch", "group"],
                         default=["batch"], help="mrcnn's normalisation(s): batch (as when "
                         "fine-tuning pretrained weights; the default) and/or group (from scratch)")
-    parser.add_argument("--dtype-policy", nargs="+", choices=["float32", "mixed_bfloat16"],
+    parser.add_argument("--dtype-policy", nargs="+",
+                        choices=["float32", "mixed_bfloat16", "mixed_float16"],
                         default=["float32", "mixed_bfloat16"],
-                        help="mrcnn's Config.DTYPE_POLICY value(s) to time")
+                        help="mrcnn's Config.DTYPE_POLICY value(s) to time (mixed_float16: "
+                        "slow on CPUs, which have no float16 arithmetic)")
+    parser.add_argument("--accumulation", type=int, nargs="+", default=[1],
+                        help="mrcnn's Config.GRADIENT_ACCUMULATION_STEPS value(s) k: the "
+                        "training time is that of one update (k steps of one image)")
     parser.add_argument("--rpn-channels", type=int, nargs="+", default=[512],
                         help="mrcnn's Config.RPN_CONV_CHANNELS value(s) to time")
     parser.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
@@ -229,9 +246,11 @@ def main(argv=None):
                 args.normalization, args.dtype_policy, args.rpn_channels):
             variant = dict(normalization=normalization, dtype_policy=policy,
                            rpn_channels=rpn_channels)
-            train, infer, detections = time_mrcnn(size, args.repeats, rng, variant)
-            rows.append((size, normalization, policy, rpn_channels, train, infer, tv_train,
-                         tv_infer, detections, tv_detections))
+            trains, infer, detections = time_mrcnn(size, args.repeats, rng, variant,
+                                                   args.accumulation)
+            for k, train in trains.items():
+                rows.append((size, normalization, policy, rpn_channels, k, train, infer,
+                             tv_train, tv_infer, detections, tv_detections))
             print(f"done {size} {variant}", file=sys.stderr, flush=True)
 
     def fmt(v):
@@ -244,16 +263,22 @@ def main(argv=None):
     # score threshold and maximise_detections give each model its
     # maximum); both counts are printed: compare where they agree.
     # torchvision runs in float32 throughout.
-    print("\n| size | mrcnn norm | mrcnn dtype policy | mrcnn RPN channels | mrcnn train step | "
-          "torchvision train step | ratio | mrcnn inference | torchvision inference | ratio | "
-          "detections (mrcnn / tv) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for (size, normalization, policy, rpn_channels, train, infer, tv_train, tv_infer,
+    # With accumulation k the mrcnn train column is one update (k steps of
+    # one image); torchvision's is always one step.
+    print("\n| size | mrcnn norm | mrcnn dtype policy | mrcnn RPN channels | "
+          "mrcnn accumulation | mrcnn train (one update) | torchvision train step | ratio | "
+          "mrcnn inference | torchvision inference | ratio | detections (mrcnn / tv) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for (size, normalization, policy, rpn_channels, k, train, infer, tv_train, tv_infer,
          detections, tv_detections) in rows:
-        print(f"| {size}² | {normalization} | {policy} | {rpn_channels} | {fmt(train)} | "
+        print(f"| {size}² | {normalization} | {policy} | {rpn_channels} | {k} | {fmt(train)} | "
               f"{fmt(tv_train)} | {ratio(train, tv_train)} | "
               f"{fmt(infer)} | {fmt(tv_infer)} | {ratio(infer, tv_infer)} | "
               f"{detections} / {'—' if tv_detections is None else tv_detections} |")
+    if "mixed_float16" in args.dtype_policy:
+        print("\nmixed_float16: CPUs have no float16 arithmetic (TensorFlow's CPU kernels "
+              "convert to float32 and back), so on a CPU it is slower than float32; it is "
+              "meant for GPUs.")
     return rows
 
 

@@ -11,7 +11,7 @@ from mrcnn.backbones import UnknownBackboneError, get_backbone
 
 RESIZE_MODES = ("square", "pad64", "crop", "none")
 OPTIMIZERS = ("SGD", "Adam")
-DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
               "mrcnn_bbox_loss", "mrcnn_mask_loss")
 DERIVED_FIELDS = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
@@ -108,6 +108,7 @@ NUMERIC_SETTINGS = {
     "WEIGHT_DECAY": _number_in(0, None),
     "GRADIENT_CLIP_NORM": _number_in(0, None, low_open=True, optional=True),
     "LEARNING_RATE_WARMUP_STEPS": _int_at_least(0, optional=True),
+    "GRADIENT_ACCUMULATION_STEPS": _int_at_least(1),
     "DATA_WORKERS": _int_at_least(0),
     "BN_STATISTICS_BATCHES": _int_at_least(0),
     "EVAL_EVERY_EPOCHS": _int_at_least(0),
@@ -264,6 +265,16 @@ class Config:
     # optimizer starts fresh (a new `layers=` stage) warms up again.
     LEARNING_RATE_WARMUP_STEPS = 0
 
+    # Update the weights once every k batches with the mean of their k
+    # gradients (clipped at GRADIENT_CLIP_NORM after averaging): the update of
+    # one batch of k x BATCH_SIZE images, in the memory of BATCH_SIZE. A step
+    # stays one batch: STEPS_PER_EPOCH, LEARNING_RATE_WARMUP_STEPS, learning-
+    # rate schedules and the checkpoints' iteration count all count batches,
+    # so an epoch makes STEPS_PER_EPOCH / k updates (a partial accumulation
+    # at an epoch's end is saved in the checkpoint and continues on resume).
+    # One device only (GPU_COUNT = 1). See docs/mixed-precision.md.
+    GRADIENT_ACCUMULATION_STEPS = 1
+
     # Weight decay regularization
     WEIGHT_DECAY = 0.0001
 
@@ -341,13 +352,16 @@ class Config:
     # (docs/normalization.md).
     BATCH_RENORM = False
 
-    # Keras dtype policy of the network: "float32", or "mixed_bfloat16" to
-    # compute the convolutions and dense layers in bfloat16 (variables,
-    # checkpoints, boxes, NMS and every output stay float32; see
-    # mrcnn/modeling/precision.py). Weights trained under either policy load
-    # under the other. It is faster on CPUs with bfloat16 instructions (such
-    # as AVX-512 BF16); CPUs without them emulate it, hence the float32
-    # default. Measured speed and accuracy: docs/mixed-precision.md.
+    # Keras dtype policy of the network: "float32", or "mixed_bfloat16" /
+    # "mixed_float16" to compute the convolutions and dense layers in
+    # bfloat16 / float16 (variables, checkpoints, boxes, NMS and every output
+    # stay float32; see mrcnn/modeling/precision.py). Weights trained under
+    # any policy load under the others. mixed_float16 trains with dynamic
+    # loss scaling; it is for GPUs: CPUs have no float16 arithmetic and run
+    # it slower than float32. bfloat16 is faster on CPUs with bfloat16
+    # instructions (such as AVX-512 BF16); CPUs without them emulate it,
+    # hence the float32 default. Measured speed and accuracy:
+    # docs/mixed-precision.md.
     DTYPE_POLICY = "float32"
 
     # Threads that prepare training batches beside the model.
@@ -597,8 +611,11 @@ class Config:
             fail("LEARNING_RATE_WARMUP_STEPS", f"is {self.LEARNING_RATE_WARMUP_STEPS!r}; "
                  "use 0 (no warm-up) or a number of steps")
         if self.DTYPE_POLICY not in DTYPE_POLICIES:
-            fail("DTYPE_POLICY", f"is {self.DTYPE_POLICY!r}; use one of {list(DTYPE_POLICIES)} "
-                 "(mixed_float16 would need loss scaling, which training does not do)")
+            fail("DTYPE_POLICY", f"is {self.DTYPE_POLICY!r}; use one of {list(DTYPE_POLICIES)}")
+        if self.GRADIENT_ACCUMULATION_STEPS > 1 and self.GPU_COUNT > 1:
+            # Keras's accumulation fails under tf.distribute.MirroredStrategy.
+            fail("GRADIENT_ACCUMULATION_STEPS", f"is {self.GRADIENT_ACCUMULATION_STEPS} with "
+                 f"GPU_COUNT {self.GPU_COUNT}; accumulation runs on one device: set one of them to 1")
         if self.BATCH_RENORM not in (True, False):
             fail("BATCH_RENORM", f"is {self.BATCH_RENORM!r}; use True or False")
         return self

@@ -10,7 +10,7 @@ import tensorflow as tf
 from mrcnn.config import LOSS_NAMES
 from mrcnn.image_meta import parse_image_meta_graph
 from mrcnn.modeling import losses as L
-from mrcnn.training.distribute import scale_loss_for_replicas
+from mrcnn.training.distribute import reducible_metrics, scale_loss_for_replicas
 from mrcnn.weights import MatterportH5Weights
 
 
@@ -69,7 +69,7 @@ class MaskRCNNTrainingModel(MatterportH5Weights, keras.Model):
     def _update(self, losses):
         for name, tracker in self.trackers.items():
             tracker.update_state(losses[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return reducible_metrics({name: t.result() for name, t in self.trackers.items()})
 
     def train_step(self, data):
         """One optimisation step on one replica's batch.
@@ -78,13 +78,19 @@ class MaskRCNNTrainingModel(MatterportH5Weights, keras.Model):
         axis of IMAGES_PER_GPU images under a MirroredStrategy (fit() splits
         the global BATCH_SIZE batch), BATCH_SIZE on one device.
         Returns {metric name: float32 scalar}, the unscaled losses' means.
+
+        Under a keras.optimizers.LossScaleOptimizer (mixed_float16) the loss
+        is multiplied by the current loss scale before differentiation, so
+        that small float16 gradients do not round to zero; apply_gradients
+        divides it back out, and skips the update (lowering the scale) when a
+        gradient overflowed. Other optimizers leave the loss as it is.
         """
         with tf.GradientTape() as tape:
             losses = self._batch_losses(data, training=True)
             # The optimizer sums the replicas' gradients: differentiate
             # loss / replicas so the sum is the mean over replicas. The
             # metrics keep the unscaled losses.
-            objective = scale_loss_for_replicas(losses["loss"])
+            objective = self.optimizer.scale_loss(scale_loss_for_replicas(losses["loss"]))
         variables = self.trainable_variables
         gradients = tape.gradient(objective, variables)
         self.optimizer.apply_gradients(
@@ -93,6 +99,21 @@ class MaskRCNNTrainingModel(MatterportH5Weights, keras.Model):
 
     def test_step(self, data):
         return self._update(self._batch_losses(data, training=False))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras averages a first batch across the replicas to build what is
+        # not built yet, which a MultiWorkerMirroredStrategy cannot do for a
+        # dict of tensors; the build reads only shapes and dtypes, which the
+        # first local replica's part has.
+        strategy = self._distribute_strategy
+        if iterator is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:
+            data_batch = keras.tree.map_structure(
+                lambda v: strategy.experimental_local_results(v)[0], next(batches))
+            break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
 
 
 class MaskRCNNInferenceModel(MatterportH5Weights, keras.Model):

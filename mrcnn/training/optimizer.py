@@ -1,11 +1,23 @@
 """The optimizer a training run uses: Config.OPTIMIZER, with gradient
-clipping and an optional linear learning-rate warm-up.
+clipping, an optional linear learning-rate warm-up, gradient accumulation
+(GRADIENT_ACCUMULATION_STEPS) and, under DTYPE_POLICY "mixed_float16",
+dynamic loss scaling.
 
 matterport trained with SGD and momentum (LEARNING_MOMENTUM), which stays
 the default. Adam is the other choice: from scratch on small data it learns
 the second stage much faster (measured on the shapes sample:
 docs/normalization.md). WEIGHT_DECAY stays an L2 term of the loss with
 either.
+
+Both wrappers are Keras's own. Accumulation is the inner optimizer's
+`gradient_accumulation_steps`: its `iteration` variable counts batches (the
+learning rate and LinearWarmup follow it), `optimizer.iterations` counts
+updates, and clipping applies to the accumulated mean. Loss scaling is
+keras.optimizers.LossScaleOptimizer around it: the training step multiplies
+the loss by `optimizer.scale_loss`, the optimizer divides the gradients back,
+skips a batch whose gradients are not finite (halving the scale; the
+accumulation then waits for the next batch) and doubles the scale after
+`dynamic_growth_steps` (2000) finite batches in a row.
 """
 import keras
 
@@ -49,20 +61,31 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
 def make_optimizer(config, learning_rate, clipnorm, momentum=None):
     """A new Keras optimizer for `config`.
 
-    config: uses OPTIMIZER and LEARNING_RATE_WARMUP_STEPS.
+    config: uses OPTIMIZER, LEARNING_RATE_WARMUP_STEPS,
+        GRADIENT_ACCUMULATION_STEPS and DTYPE_POLICY.
     learning_rate: float or LearningRateSchedule (a resumed LinearWarmup is
         not wrapped twice).
     clipnorm: the gradient norm limit, or None.
     momentum: SGD's momentum (default LEARNING_MOMENTUM).
+    Returns SGD or Adam, inside a keras.optimizers.LossScaleOptimizer under
+    "mixed_float16".
     """
     name = optimizer_class_name(config.OPTIMIZER)
     warmup = int(config.LEARNING_RATE_WARMUP_STEPS or 0)
     if warmup and not isinstance(learning_rate, LinearWarmup):
         learning_rate = LinearWarmup(learning_rate, warmup)
+    # Keras takes None for no accumulation (and refuses 1).
+    accumulation = int(config.GRADIENT_ACCUMULATION_STEPS)
+    common = dict(learning_rate=learning_rate, clipnorm=clipnorm,
+                  gradient_accumulation_steps=accumulation if accumulation > 1 else None)
     if name == "SGD":
-        return keras.optimizers.SGD(learning_rate=learning_rate,
-                                    momentum=config.LEARNING_MOMENTUM if momentum is None else momentum,
-                                    clipnorm=clipnorm)
-    if name == "Adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm)
-    raise ValueError(f"Config.OPTIMIZER is {config.OPTIMIZER!r}; use one of {OPTIMIZERS}")
+        optimizer = keras.optimizers.SGD(
+            momentum=config.LEARNING_MOMENTUM if momentum is None else momentum, **common)
+    elif name == "Adam":
+        optimizer = keras.optimizers.Adam(**common)
+    else:
+        raise ValueError(f"Config.OPTIMIZER is {config.OPTIMIZER!r}; use one of {OPTIMIZERS}")
+    if config.DTYPE_POLICY == "mixed_float16":
+        # float16 gradients below ~6e-8 round to zero: scale the loss up.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer

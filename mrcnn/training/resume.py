@@ -7,13 +7,24 @@ weights:
                    mrcnn_trained_batchnorm_statistics (bool),
                    mrcnn_data_seed (int, the seed of the run's image order);
   group `optimizer` attribute `config` (JSON of keras.optimizers.serialize:
-                   class, learning rate or schedule, momentum, clipnorm),
-                   attribute `variable_names`, and one dataset per optimizer
-                   variable in `optimizer.variables` order: `iteration`
-                   (int64 scalar), `learning_rate`, then the slots of each
-                   trained tensor (tensor's shape): SGD's momentum
+                   class, learning rate or schedule, momentum, clipnorm,
+                   gradient_accumulation_steps; a LossScaleOptimizer's nests
+                   the config of the optimizer it wraps under
+                   `inner_optimizer`), attribute `variable_names`, and one
+                   dataset per optimizer variable in `optimizer.variables`
+                   order: `iteration` (int64 scalar, batches trained: with
+                   gradient accumulation it counts the accumulated batches
+                   too), `learning_rate`, then the slots of each trained
+                   tensor (tensor's shape): SGD's momentum
                    `<layer>_<weight>_momentum`, Adam's `..._momentum` and
-                   `..._velocity`.
+                   `..._velocity`, and with GRADIENT_ACCUMULATION_STEPS > 1
+                   `..._gradient_accumulator` (the sum of the gradients of
+                   the batches since the last update). Under mixed_float16
+                   the LossScaleOptimizer's own variables come first, named
+                   `loss_scale.<name>`: `loss_scale.dynamic_scale` (float32,
+                   the loss scale), `loss_scale.step_counter` (int64, finite
+                   steps since the scale last changed), and its unused
+                   `loss_scale.iteration` and `loss_scale.learning_rate`.
 Old tooling ignores the extra group (it is not listed in `layer_names`).
 
 Restoring needs the optimizer built for the same trainable tensors: the same
@@ -29,8 +40,11 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 OPTIMIZER_GROUP = "optimizer"
+# A LossScaleOptimizer's own variables share the names `iteration` and
+# `learning_rate` with those of the optimizer it wraps: they take this prefix.
+LOSS_SCALE_PREFIX = "loss_scale."
 # Set by the caller of each train() call; never taken from a checkpoint.
-_NOT_RESTORED = ("learning_rate",)
+_NOT_RESTORED = ("learning_rate", LOSS_SCALE_PREFIX + "learning_rate")
 
 
 @dataclasses.dataclass
@@ -49,17 +63,42 @@ class OptimizerState:
 
     @property
     def class_name(self):
-        return self.config.get("class_name")
+        """The optimizer that updates the weights ("SGD", "Adam"), also when
+        a LossScaleOptimizer wrapped it."""
+        return self._inner_config.get("class_name")
+
+    @property
+    def loss_scaled(self):
+        """Whether the state is a LossScaleOptimizer's (mixed_float16)."""
+        return self.config.get("class_name") == "LossScaleOptimizer"
+
+    @property
+    def _inner_config(self):
+        if self.loss_scaled:
+            return self.config.get("config", {}).get("inner_optimizer", {})
+        return self.config
+
+    @property
+    def accumulation_steps(self):
+        """The batches accumulated per update (1: none)."""
+        return int(self._inner_config.get("config", {}).get("gradient_accumulation_steps") or 1)
 
     @property
     def iterations(self):
+        """Batches trained (not updates, under gradient accumulation)."""
         return int(self.variables.get("iteration", 0))
+
+    @property
+    def loss_scale(self):
+        """The dynamic loss scale (float), None without loss scaling."""
+        value = self.variables.get(LOSS_SCALE_PREFIX + "dynamic_scale")
+        return None if value is None else float(value)
 
     def learning_rate(self):
         """The float learning rate, or the LearningRateSchedule, trained with."""
         import keras
 
-        value = self.config.get("config", {}).get("learning_rate")
+        value = self._inner_config.get("config", {}).get("learning_rate")
         if isinstance(value, dict):
             return keras.optimizers.schedules.deserialize(value)
         # Stored from a float32 variable: 0.0010000000474974513 -> 0.001
@@ -72,7 +111,7 @@ def capture_optimizer_state(optimizer, source, layers=None):
 
     if optimizer is None or not optimizer.built:
         return None
-    variables = {v.name: np.array(v.numpy()) for v in optimizer.variables}
+    variables = {name: np.array(v.numpy()) for name, v in _named_variables(optimizer).items()}
     return OptimizerState(config=keras.optimizers.serialize(optimizer), variables=variables,
                           source=source, layers=layers)
 
@@ -138,11 +177,20 @@ def restore_optimizer_state(optimizer, trainable_variables, state):
         optimizer.build(trainable_variables)
     if state is None:
         return False, "no optimizer state to continue"
-    name = type(optimizer).__name__
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    name = type(inner).__name__
     if state.class_name != name:
         return False, f"{state.source} holds a {state.class_name} state, this run uses {name}"
-    current = {v.name: v for v in optimizer.variables if v.name not in _NOT_RESTORED}
+    steps = int(inner.gradient_accumulation_steps or 1)
+    if state.accumulation_steps != steps:
+        return False, (f"{state.source} accumulated the gradients of {state.accumulation_steps} "
+                       f"batch(es) per update (GRADIENT_ACCUMULATION_STEPS), this run {steps}")
+    current = {k: v for k, v in _named_variables(optimizer).items() if k not in _NOT_RESTORED}
     saved = {k: v for k, v in state.variables.items() if k not in _NOT_RESTORED}
+    # The loss scale continues between mixed_float16 runs; a float32 or
+    # bfloat16 run has none, and one resumed in float16 starts a new scale.
+    current_scale, current = _split_loss_scale(current)
+    saved_scale, saved = _split_loss_scale(saved)
     if list(current) != list(saved):
         return False, (f"{state.source} was trained with another set of layers "
                        f"({_layers_text(state.layers)}, {_slot_count(saved)} optimizer slots); "
@@ -153,7 +201,29 @@ def restore_optimizer_state(optimizer, trainable_variables, state):
                            f"{saved[key].shape}, the model now {tuple(variable.shape)}")
     for key, variable in current.items():
         variable.assign(saved[key])
-    return True, f"iteration {state.iterations} and {_slot_count(saved)} optimizer slots"
+    detail = f"iteration {state.iterations} and {_slot_count(saved)} optimizer slots"
+    if current_scale and list(current_scale) == list(saved_scale):
+        for key, variable in current_scale.items():
+            variable.assign(saved_scale[key])
+        detail += f", loss scale {state.loss_scale:g}"
+    return True, detail
+
+
+def _named_variables(optimizer):
+    """{name in a checkpoint: variable} in `optimizer.variables` order: the
+    variable's name, with LOSS_SCALE_PREFIX for a LossScaleOptimizer's own."""
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is None:
+        return {v.name: v for v in optimizer.variables}
+    wrapped = {id(v) for v in inner.variables}
+    return {(v.name if id(v) in wrapped else LOSS_SCALE_PREFIX + v.name): v
+            for v in optimizer.variables}
+
+
+def _split_loss_scale(variables):
+    """({loss-scale entries}, {the others}) of a {name: value} dict."""
+    scale = {k: v for k, v in variables.items() if k.startswith(LOSS_SCALE_PREFIX)}
+    return scale, {k: v for k, v in variables.items() if k not in scale}
 
 
 def _plain(value):

@@ -18,8 +18,8 @@ FLOAT32_LAYERS = ("ROI", "roi_align_classifier", "roi_align_mask", "mrcnn_detect
 
 class PrecisionConfig(ResNetTinyConfig):
     """bfloat16's error is measured on ResNet-50 with the default 256-channel
-    mask head: the tiny backbone's 16-channel head averages over too few
-    channels to hold the tolerances below."""
+    mask head: the tiny backbone's head averages over too few channels to
+    hold the tolerances below on every run."""
     MASK_HEAD_CONV_CHANNELS = 256
 
 
@@ -115,6 +115,7 @@ def test_bfloat16_inference_matches_float32_on_the_same_weights(trained_in_bfloa
 
 def test_validate_names_an_unsupported_dtype_policy():
     config = PrecisionConfig()
-    config.DTYPE_POLICY = "mixed_float16"
-    with pytest.raises(ConfigError, match="DTYPE_POLICY.*mixed_float16"):
+    config.DTYPE_POLICY = "float16"
+    with pytest.raises(ConfigError, match=r"DTYPE_POLICY: is 'float16'; use one of \['float32', "
+                                          r"'mixed_bfloat16', 'mixed_float16'\]"):
         config.validate()

@@ -1,5 +1,7 @@
-"""Config.OPTIMIZER and LEARNING_RATE_WARMUP_STEPS: the optimizer train()
-builds, the warm-up's values, and an Adam run with warm-up that resumes."""
+"""Config.OPTIMIZER, LEARNING_RATE_WARMUP_STEPS, GRADIENT_ACCUMULATION_STEPS
+and DTYPE_POLICY mixed_float16: the optimizer train() builds, the warm-up's
+values, optimizer states that continue across policies, and an Adam run
+with warm-up that resumes."""
 import os
 import sys
 
@@ -13,7 +15,11 @@ from resume_fixtures import ResumeConfig, datasets  # noqa: E402
 from mrcnn import model as modellib  # noqa: E402
 from mrcnn.config import Config, ConfigError  # noqa: E402
 from mrcnn.training.optimizer import LinearWarmup, make_optimizer  # noqa: E402
-from mrcnn.training.resume import read_optimizer_state  # noqa: E402
+from mrcnn.training.resume import (  # noqa: E402
+    capture_optimizer_state,
+    read_optimizer_state,
+    restore_optimizer_state,
+)
 from mrcnn.weights import load_initial_weights  # noqa: E402
 
 
@@ -50,6 +56,82 @@ def test_make_optimizer_follows_the_config():
     assert float(resumed.learning_rate) == pytest.approx(0.002)
 
 
+def test_float16_wraps_the_optimizer_in_loss_scaling_and_accumulation_is_keras():
+    config = Config()
+    config.DTYPE_POLICY, config.GRADIENT_ACCUMULATION_STEPS = "mixed_float16", 4
+    optimizer = make_optimizer(config, 0.01, clipnorm=5.0)
+    assert type(optimizer) is keras.optimizers.LossScaleOptimizer
+    inner = optimizer.inner_optimizer
+    assert type(inner) is keras.optimizers.SGD and inner.clipnorm == 5.0
+    assert inner.gradient_accumulation_steps == 4
+    # No accumulation is Keras's None (it refuses 1).
+    assert make_optimizer(Config(), 0.01, clipnorm=None).gradient_accumulation_steps is None
+
+
+def small_model():
+    inputs = keras.Input((3,))
+    return keras.Model(inputs, keras.layers.Dense(2, name="fc")(inputs))
+
+
+def stepped(optimizer, model, steps=3):
+    """`optimizer` after `steps` SGD steps of random gradients (finite)."""
+    optimizer.build(model.trainable_variables)
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        grads = [rng.standard_normal(v.shape).astype("float32") for v in model.trainable_variables]
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return optimizer
+
+
+def optimizer_for(policy, accumulation=1):
+    config = Config()
+    config.DTYPE_POLICY, config.GRADIENT_ACCUMULATION_STEPS = policy, accumulation
+    return make_optimizer(config, 0.01, clipnorm=5.0)
+
+
+def test_a_float16_state_names_the_loss_scale_apart_and_continues_under_any_policy():
+    model = small_model()
+    old = stepped(optimizer_for("mixed_float16", accumulation=2), model)
+    state = capture_optimizer_state(old, "the previous train() call")
+    # The scaler's own `iteration` and `learning_rate` do not shadow the SGD's.
+    assert list(state.variables)[:4] == ["loss_scale.iteration", "loss_scale.learning_rate",
+                                         "loss_scale.step_counter", "loss_scale.dynamic_scale"]
+    assert state.class_name == "SGD" and state.loss_scaled and state.accumulation_steps == 2
+    assert state.iterations == 3 and state.loss_scale == 2.0 ** 15
+    assert state.learning_rate() == pytest.approx(0.01)
+    old.dynamic_scale.assign(512.0)
+    state = capture_optimizer_state(old, "the previous train() call")
+
+    again = optimizer_for("mixed_float16", accumulation=2)
+    restored, detail = restore_optimizer_state(again, model.trainable_variables, state)
+    assert restored and detail.endswith("loss scale 512")
+    assert float(again.dynamic_scale.numpy()) == 512.0 and int(again.step_counter.numpy()) == 3
+    for before, after in zip(old.inner_optimizer.variables, again.inner_optimizer.variables):
+        np.testing.assert_array_equal(after.numpy(), before.numpy())
+    # A float32 run continues the SGD state and leaves the scale behind; a
+    # float16 run of a float32 state starts its own scale.
+    float32 = optimizer_for("float32", accumulation=2)
+    assert restore_optimizer_state(float32, model.trainable_variables, state)[0]
+    assert int(float32.iterations) == 1  # 3 batches, 1 update
+    resumed = optimizer_for("mixed_float16", accumulation=2)
+    restored, detail = restore_optimizer_state(
+        resumed, model.trainable_variables,
+        capture_optimizer_state(float32, "the previous train() call"))
+    assert restored and "loss scale" not in detail
+    assert float(resumed.dynamic_scale.numpy()) == 2.0 ** 15
+
+
+def test_another_accumulation_starts_a_fresh_optimizer():
+    model = small_model()
+    state = capture_optimizer_state(stepped(optimizer_for("float32", accumulation=2), model),
+                                    "mask_rcnn_x_0001.h5")
+    restored, detail = restore_optimizer_state(optimizer_for("float32", accumulation=4),
+                                               model.trainable_variables, state)
+    assert not restored
+    assert detail == ("mask_rcnn_x_0001.h5 accumulated the gradients of 2 batch(es) per update "
+                      "(GRADIENT_ACCUMULATION_STEPS), this run 4")
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("OPTIMIZER", "rmsprop", "OPTIMIZER: is 'rmsprop'; use one of ['SGD', 'Adam']"),
     ("LEARNING_RATE_WARMUP_STEPS", -1, "LEARNING_RATE_WARMUP_STEPS: is -1"),
@@ -65,7 +147,9 @@ def test_validate_names_the_bad_setting(field, value, message):
 def test_adam_with_warmup_trains_and_resumes_where_it_stopped(tmp_path):
     steps = AdamWarmupConfig.STEPS_PER_EPOCH
     model = modellib.MaskRCNN("training", AdamWarmupConfig(), str(tmp_path))
-    history = model.train(*datasets(), learning_rate=0.002, epochs=1, layers="heads")
+    # No validation set: its evaluation would trace one more graph per call.
+    images = datasets()[0]
+    history = model.train(images, None, learning_rate=0.002, epochs=1, layers="heads")
     optimizer = model.keras_model.optimizer
     assert type(optimizer) is keras.optimizers.Adam
     # After `steps` iterations the warm-up is at (steps + 1) / 10 of the rate.
@@ -85,7 +169,7 @@ def test_adam_with_warmup_trains_and_resumes_where_it_stopped(tmp_path):
             started.update({v.name: np.array(v.numpy()) for v in self.model.optimizer.variables})
             started["lr"] = float(self.model.optimizer.learning_rate)
 
-    history = resumed.train(*datasets(), learning_rate=None, epochs=2, layers="heads",
+    history = resumed.train(images, None, learning_rate=None, epochs=2, layers="heads",
                             custom_callbacks=[AtStart()])
     # The Adam moments and the iteration continued; the warm-up did not restart.
     assert int(started["iteration"]) == steps
