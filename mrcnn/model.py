@@ -90,6 +90,15 @@ from mrcnn.training.checkpoints import (
     list_checkpoints,
     read_checkpoint_config,
 )
+from mrcnn.training.cluster import (
+    Cluster,
+    SameBatchNormStatistics,
+    StopTogether,
+    join_chief_run,
+    peer_failures,
+    wait_for_all_workers,
+    worker_input,
+)
 from mrcnn.training.data_health import SkippedImagesReport, UnreadableImagesError
 from mrcnn.training.distribute import distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNInferenceModel, MaskRCNNTrainingModel
@@ -147,10 +156,11 @@ class MaskRCNN:
         self.weights_normalization = None
         self._predict_function = None
         self.set_log_dir()
-        # GPU_COUNT > 1 trains data-parallel: the model's variables (and the
-        # optimizer's, see compile) must be created in the strategy's scope
-        # to be mirrored on every device. Inference runs on one device:
-        # detect() batches BATCH_SIZE images there.
+        # GPU_COUNT > 1 (or TF_CONFIG naming a cluster of machines) trains
+        # data-parallel: the model's variables (and the optimizer's, see
+        # compile) must be created in the strategy's scope to be mirrored on
+        # every device. Inference runs on one device: detect() batches
+        # BATCH_SIZE images there.
         self.strategy = (distribution_strategy(config) if mode == "training"
                          else tf.distribute.get_strategy())
         with self.strategy.scope():
@@ -396,8 +406,10 @@ class MaskRCNN:
     # ---- training -----------------------------------------------------------
     def compile(self, learning_rate, momentum):
         """Gets the model ready for training: Config.OPTIMIZER (SGD with
-        `momentum`, as matterport, or Adam) with gradient clipping and the
-        optional warm-up; losses are computed by the model's step.
+        `momentum`, as matterport, or Adam) with gradient clipping, the
+        optional warm-up and GRADIENT_ACCUMULATION_STEPS, inside dynamic loss
+        scaling under mixed_float16 (mrcnn.training.optimizer); losses are
+        computed by the model's step.
 
         learning_rate: a float or a keras.optimizers.schedules.LearningRateSchedule
         (a function of the optimizer's iteration count, so it continues on resume).
@@ -511,6 +523,11 @@ class MaskRCNN:
         Raises mrcnn.errors.TrainingDiverged at the first NaN/inf loss, or
         when an epoch ends with non-finite weights (never checkpointed): the
         message names the step, the batch's images and the last checkpoint.
+
+        In a cluster (TF_CONFIG; mrcnn.training.cluster) every worker calls
+        it alike and trains the chief's run, on its own part of each batch;
+        only the chief writes files. Raises mrcnn.training.cluster.WorkerLost
+        when a worker stops, ClusterError when one trains something else.
         """
         assert self.mode == "training", "Create model in training mode."
         config = self.config
@@ -528,19 +545,36 @@ class MaskRCNN:
         # There Keras averages a first batch across replicas to build the
         # model, which bool masks cannot take: they come as uint8.
         mask_dtype = np.uint8 if is_distributed(self.strategy) else bool
+        # On several machines every worker trains the chief's run (folder,
+        # data seed), each on its own replicas' images of every global batch;
+        # only the chief writes files.
+        cluster = Cluster.from_strategy(self.strategy)
+        if cluster is not None:
+            if cluster.is_chief:
+                self.prepare_log_dir()
+            with peer_failures(cluster):
+                self.data_seed, self.log_dir = join_chief_run(
+                    self.strategy, cluster, self.data_seed, self.log_dir, self.epoch, config,
+                    (train_dataset, val_dataset))
+            self._set_checkpoint_path()
+            self._log_dir_is_ours = True
+        writes = cluster is None or cluster.is_chief
+        shard = cluster.shard if cluster else None
         # The run's data seed and the epoch reached make the image order of a
         # resumed run the uninterrupted run's.
         train_generator = DataGenerator(train_dataset, config, shuffle=True,
                                         augmentation=augmentation, mask_dtype=mask_dtype,
                                         seed=self.data_seed, initial_epoch=self.epoch,
                                         repeat_factor_threshold=config.REPEAT_FACTOR_THRESHOLD,
-                                        no_augmentation_sources=no_augmentation_sources)
+                                        no_augmentation_sources=no_augmentation_sources,
+                                        shard=shard)
         val_generator = DataGenerator(val_dataset, config, shuffle=True,
                                       steps=config.VALIDATION_STEPS, mask_dtype=mask_dtype,
-                                      seed=self.data_seed + 1,
-                                      initial_epoch=self.epoch) if val_dataset else None
+                                      seed=self.data_seed + 1, initial_epoch=self.epoch,
+                                      shard=shard) if val_dataset else None
 
-        self.prepare_log_dir()
+        if cluster is None:
+            self.prepare_log_dir()
 
         # Callbacks: the learning rate (and the share of instances that
         # augmentation lost) are added to the logs before TensorBoard writes them.
@@ -552,9 +586,9 @@ class MaskRCNN:
             LearningRateLogger(),
             data_health,
             *([AugmentationSummary()] if augmentation is not None else []),
-            keras.callbacks.TensorBoard(log_dir=self.log_dir, histogram_freq=0,
-                                        write_graph=False),
-            EpochCheckpoint(self, self.checkpoint_path, layers=layers),
+            *([keras.callbacks.TensorBoard(log_dir=self.log_dir, histogram_freq=0,
+                                           write_graph=False)] if writes else []),
+            EpochCheckpoint(self, self.checkpoint_path, layers=layers, save=writes),
         ]
         if self.train_batchnorm and config.BN_STATISTICS_BATCHES and self.normalization == "batch":
             # Learned statistics are recomputed for the epoch's final weights
@@ -567,11 +601,19 @@ class MaskRCNN:
                 bn_batches, batches=config.BN_STATISTICS_BATCHES,
                 steps_per_epoch=config.STEPS_PER_EPOCH,
                 initialize=config.BATCH_RENORM and self.epoch == 0))
-        callbacks += self._validation_callbacks(val_dataset)
-        # After the callbacks that add to the logs (learning rate, val_mAP).
-        callbacks.append(TrainingResults(self.log_dir))
+        if cluster is not None:
+            # After precise BN (first when present), before validation.
+            callbacks.insert(1 if isinstance(callbacks[0], BatchNormStatisticsCallback) else 0,
+                             SameBatchNormStatistics(self.strategy, config.STEPS_PER_EPOCH))
+        if writes:
+            callbacks += self._validation_callbacks(val_dataset)
+            # After the callbacks that add to the logs (learning rate, val_mAP).
+            callbacks.append(TrainingResults(self.log_dir))
         if custom_callbacks:
             callbacks += list(custom_callbacks)
+        if cluster is not None:
+            # Last: a worker that stops after an epoch stops them all.
+            callbacks.append(StopTogether(self.strategy, cluster))
 
         # Train
         trainable = self.set_trainable(layers, verbose=0)
@@ -591,16 +633,26 @@ class MaskRCNN:
             logger.warning("Nothing to train: the run is at epoch %d and epochs=%d counts all "
                            "epochs, the done ones included; pass a larger epochs", self.epoch, epochs)
 
-        history = self.keras_model.fit(
-            train_generator,
-            initial_epoch=self.epoch,
-            epochs=epochs,
-            steps_per_epoch=config.STEPS_PER_EPOCH,
-            callbacks=callbacks,
-            validation_data=val_generator,
-            validation_steps=config.VALIDATION_STEPS if val_generator else None,
-            verbose=1 if logger.isEnabledFor(logging.INFO) else 2,
-        )
+        if cluster is not None:
+            # Per-replica batches, no tf.data rebatching or auto-sharding.
+            train_input = worker_input(train_generator, self.strategy)
+            val_input = worker_input(val_generator, self.strategy) if val_generator else None
+        else:
+            train_input, val_input = train_generator, val_generator
+        with peer_failures(cluster):
+            history = self.keras_model.fit(
+                train_input,
+                initial_epoch=self.epoch,
+                epochs=epochs,
+                steps_per_epoch=config.STEPS_PER_EPOCH,
+                callbacks=callbacks,
+                validation_data=val_input,
+                validation_steps=config.VALIDATION_STEPS if val_generator else None,
+                verbose=1 if logger.isEnabledFor(logging.INFO) else 2,
+            )
+            if cluster is not None:
+                # Every worker returns once the chief has written the last checkpoint.
+                wait_for_all_workers(self.strategy)
         if data_health.stop_message:
             raise UnreadableImagesError(data_health.stop_message)
         self.epoch = max(self.epoch, epochs)

@@ -5,6 +5,9 @@ matterport's heads-then-all recipe when a pretrained backbone was loaded
 (coco, imagenet, a file with backbone weights), all layers in every stage
 otherwise. The effective schedule is stored in the config, which every
 checkpoint saves, so `--weights=last` finishes the same stages.
+
+With TF_CONFIG naming a cluster, every machine runs the same command and
+they train together (mrcnn.training.cluster): the chief writes the run.
 """
 import logging
 import os
@@ -38,6 +41,7 @@ def effective_schedule(config, report, continues_run, layers=None):
 
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_FAILED = 2  # what mrcnn.cli returns for a failure
 
 
 def report_interrupt(model, args, project):
@@ -58,7 +62,24 @@ def report_interrupt(model, args, project):
 
 def run_train(args, project):
     """Train; returns the exit code. Prints the parts, the stages and where
-    the checkpoints are."""
+    the checkpoints are; in a cluster (TF_CONFIG), first this task's role,
+    and a lost worker or a worker that trains something else as one line."""
+    from mrcnn.training.cluster import Cluster, ClusterError, cluster_strategy, peer_failures
+
+    try:
+        # It configures TensorFlow's collectives: before anything uses TensorFlow.
+        strategy = cluster_strategy(quiet=True)
+        cluster = Cluster.from_strategy(strategy) if strategy is not None else None
+        if cluster is not None:
+            print(cluster.describe(strategy))
+        with peer_failures(cluster):
+            return _train(args, project, cluster)
+    except ClusterError as e:
+        print(f"{project.prog} train: {e}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _train(args, project, cluster):
     config, path, continues = configure(project, args, "training")
     if args.augment:
         config.AUGMENTATION = None if args.augment == "none" else args.augment
@@ -88,11 +109,14 @@ def run_train(args, project):
         print(f"Nothing to train: the run is at epoch {model.epoch}; --epochs counts all epochs, "
               "the finished ones included")
         return 0
-    log_dir = model.prepare_log_dir()
-    if continues:
-        print(f"Continuing the run in {log_dir} from epoch {model.epoch}")
+    if cluster is not None and not cluster.is_chief:
+        print(f"The chief writes the run's checkpoints and logs; {cluster.name()} writes nothing")
     else:
-        print(f"New run in {log_dir}" + (f", initialised from {path}" if path else ""))
+        log_dir = model.prepare_log_dir()
+        if continues:
+            print(f"Continuing the run in {log_dir} from epoch {model.epoch}")
+        else:
+            print(f"New run in {log_dir}" + (f", initialised from {path}" if path else ""))
     print(f"Watch it: tensorboard --logdir {args.logs} (results.csv and results.png in the run "
           "folder after each epoch)")
     start = time.time()

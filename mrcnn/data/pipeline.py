@@ -164,18 +164,42 @@ class DataGenerator(keras.utils.PyDataset):
         the order still follows from (seed, e) alone).
     no_augmentation_sources: dataset sources (strings) whose images are
         never augmented (matterport's train() argument).
+    shard: None, or (index, workers) on worker `index` of a cluster of
+        `workers` (mrcnn.training.cluster). Every worker draws the same
+        order of global batches of BATCH_SIZE images; each global batch is
+        split into per-replica batches of IMAGES_PER_GPU images, replica r
+        taking images [r * IMAGES_PER_GPU, (r + 1) * IMAGES_PER_GPU), and
+        this generator yields only its worker's R = BATCH_SIZE /
+        (IMAGES_PER_GPU * workers) replicas' batches: item i is replica
+        index * R + i % R of step i // R (`steps * R` items an epoch). So
+        the workers load disjoint images that together make the global
+        batch.
     """
 
     def __init__(self, dataset, config, shuffle=True, augmentation=None, steps=None,
                  seed=None, workers=None, use_multiprocessing=False, max_queue_size=8,
                  mask_dtype=bool, initial_epoch=0, repeat_factor_threshold=None,
-                 no_augmentation_sources=None):
+                 no_augmentation_sources=None, shard=None):
         workers = config.DATA_WORKERS if workers is None else workers
         super().__init__(workers=max(1, int(workers)), use_multiprocessing=use_multiprocessing,
                          max_queue_size=max_queue_size)
         if len(dataset.image_ids) == 0:
             raise ValueError("The dataset has no images; add images and call prepare()")
-        if config.IMAGE_RESIZE_MODE in ("pad64", "none") and config.BATCH_SIZE > 1:
+        self.batch_size = config.BATCH_SIZE
+        # Images per item, and items per step (the worker's replicas).
+        self.item_size, self.items_per_step = self.batch_size, 1
+        self.shard = None
+        if shard is not None:
+            index, count = (int(v) for v in shard)
+            per_worker, remainder = divmod(self.batch_size, count)
+            if remainder or per_worker % config.IMAGES_PER_GPU or not 0 <= index < count:
+                raise ValueError(
+                    f"BATCH_SIZE={self.batch_size} does not split into {count} workers' "
+                    f"replicas of IMAGES_PER_GPU={config.IMAGES_PER_GPU} images (worker {index})")
+            self.shard = (index, count)
+            self.item_size = config.IMAGES_PER_GPU
+            self.items_per_step = per_worker // config.IMAGES_PER_GPU
+        if config.IMAGE_RESIZE_MODE in ("pad64", "none") and self.item_size > 1:
             raise ValueError(
                 f"IMAGE_RESIZE_MODE={config.IMAGE_RESIZE_MODE!r} gives images of different "
                 f"sizes, which cannot share a batch; set IMAGES_PER_GPU=1 (BATCH_SIZE is "
@@ -186,7 +210,6 @@ class DataGenerator(keras.utils.PyDataset):
         self.augmentation = augmentation
         self.no_augmentation_sources = frozenset(no_augmentation_sources or ())
         self.steps = int(steps or config.STEPS_PER_EPOCH)
-        self.batch_size = config.BATCH_SIZE
         self.mask_dtype = np.dtype(mask_dtype)
         self._seed = np.random.SeedSequence(seed).entropy if seed is None else seed
         self._repeat_factors = None
@@ -202,12 +225,12 @@ class DataGenerator(keras.utils.PyDataset):
         # {image id: "<file>: <error>"} of every image that failed to load,
         # in the order they first failed.
         self.failed_images = {}
-        # {(epoch, batch index): image ids}, replacements of skipped images
+        # {(epoch, item index): image ids}, replacements of skipped images
         # included, for messages about a batch (see batch_image_ids).
         self._batch_ids = {}
 
     def __len__(self):
-        return self.steps
+        return self.steps * self.items_per_step
 
     def _epoch_order(self, epoch):
         ids = np.asarray(self.dataset.image_ids)
@@ -233,8 +256,15 @@ class DataGenerator(keras.utils.PyDataset):
         self._order = self._epoch_order(self._epoch)
 
     def __getitem__(self, index):
-        ids = self._order[index * self.batch_size:(index + 1) * self.batch_size]
-        rng = np.random.default_rng([self._seed, self._epoch, index])
+        if self.shard is None:
+            ids = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+            rng = np.random.default_rng([self._seed, self._epoch, index])
+        else:
+            step, local = divmod(index, self.items_per_step)
+            replica = self.shard[0] * self.items_per_step + local
+            start = step * self.batch_size + replica * self.item_size
+            ids = self._order[start:start + self.item_size]
+            rng = np.random.default_rng([self._seed, self._epoch, step, replica])
         examples = []
         for image_id in ids:
             examples.append(self._load_with_fallback(int(image_id), rng))
@@ -248,13 +278,15 @@ class DataGenerator(keras.utils.PyDataset):
         return batch
 
     def batch_image_ids(self, index, epoch=None):
-        """The dataset image ids of batch `index` (0-based) of `epoch`
-        (0-based as fit() counts; default the current one), as loaded:
-        list of int, empty when that batch was not made (or is older than
-        the previous epoch)."""
+        """The dataset image ids of batch `index` (0-based: the step) of
+        `epoch` (0-based as fit() counts; default the current one), as
+        loaded (with `shard`, this worker's part): list of int, empty when
+        that batch was not made (or is older than the previous epoch)."""
         epoch = self._epoch if epoch is None else int(epoch)
+        first = int(index) * self.items_per_step
         with self._lock:
-            return list(self._batch_ids.get((epoch, int(index)), []))
+            return [image_id for item in range(first, first + self.items_per_step)
+                    for image_id in self._batch_ids.get((epoch, item), [])]
 
     def _load_with_fallback(self, image_id, rng):
         for attempt in range(10):

@@ -77,16 +77,21 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     mrcnn_model: the MaskRCNN wrapper; path_template: str with {epoch:04d};
     layers: the `layers=` regex of this train() call (for messages on resume).
+    save: False on the workers of a cluster other than the chief: they write
+        nothing, but check the weights and count the epochs alike (their
+        weights are the chief's, so they stop at the same epoch).
     """
 
-    def __init__(self, mrcnn_model, path_template, layers=None):
+    def __init__(self, mrcnn_model, path_template, layers=None, save=True):
         super().__init__()
         self.mrcnn_model = mrcnn_model
         self.path_template = path_template
         self.layers = layers
+        self.save = save
 
     def on_train_begin(self, logs=None):
-        remove_stale_temporaries(os.path.dirname(self.path_template))
+        if self.save:
+            remove_stale_temporaries(os.path.dirname(self.path_template))
 
     def on_epoch_end(self, epoch, logs=None):
         path = self.path_template.format(epoch=epoch + 1)
@@ -104,11 +109,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 + divergence_advice(self.mrcnn_model, self.model, epoch + 1),
                 last_checkpoint=last_good_checkpoint(self.mrcnn_model, epoch + 1),
                 epoch=epoch + 1)
-        optimizer = getattr(self.model, "optimizer", None)
-        save_weights_h5(self.model, path, attrs=attrs,
-                        extra=lambda f: write_optimizer_state(f, optimizer, self.layers))
+        if self.save:
+            optimizer = getattr(self.model, "optimizer", None)
+            save_weights_h5(self.model, path, attrs=attrs,
+                            extra=lambda f: write_optimizer_state(f, optimizer, self.layers))
         self.mrcnn_model.epoch = epoch + 1
-        self._drop_old_optimizer_states(epoch + 1)
+        if self.save:
+            self._drop_old_optimizer_states(epoch + 1)
 
     def _drop_old_optimizer_states(self, newest_epoch):
         config = self.mrcnn_model.config

@@ -13,10 +13,15 @@ update to every copy.
     with strategy.scope():
         model = ...build and compile...
     model.fit(batches_of_BATCH_SIZE)
+
+On several machines (TF_CONFIG naming a cluster) the strategy is
+tf.distribute.MultiWorkerMirroredStrategy: see mrcnn.training.cluster.
 """
 import logging
 
 import tensorflow as tf
+
+from mrcnn.training.cluster import Cluster, cluster_strategy
 
 logger = logging.getLogger("mrcnn")
 
@@ -25,9 +30,12 @@ def distribution_strategy(config):
     """The tf.distribute strategy that trains `config` on GPU_COUNT devices.
 
     - A strategy whose scope is already active (the caller opened
-      `with strategy.scope():`, e.g. a MultiWorkerMirroredStrategy from
-      TF_CONFIG): that one. Variables are created in it anyway, and another
-      strategy's scope cannot be opened inside it.
+      `with strategy.scope():`): that one. Variables are created in it
+      anyway, and another strategy's scope cannot be opened inside it.
+    - TF_CONFIG names a cluster: the process's MultiWorkerMirroredStrategy
+      (mrcnn.training.cluster.cluster_strategy). In a cluster (either way)
+      each replica takes IMAGES_PER_GPU images: GPU_COUNT is set to the
+      cluster's replica count, so that BATCH_SIZE is the global batch.
     - GPU_COUNT == 1: the default strategy (one device, no replication).
     - At least GPU_COUNT GPUs visible: MirroredStrategy over the first
       GPU_COUNT of them (cross-device reduction chosen by TensorFlow: NCCL
@@ -44,8 +52,16 @@ def distribution_strategy(config):
 
     config: a Config (reads GPU_COUNT). Returns a tf.distribute.Strategy.
     """
+    strategy = (tf.distribute.get_strategy() if tf.distribute.has_strategy()
+                else cluster_strategy())
+    if strategy is not None and Cluster.from_strategy(strategy) is not None:
+        if config.GPU_COUNT != strategy.num_replicas_in_sync:
+            logger.info("GPU_COUNT=%d set to the cluster's %d replicas: BATCH_SIZE=%d images a "
+                        "step", config.GPU_COUNT, strategy.num_replicas_in_sync,
+                        config.IMAGES_PER_GPU * strategy.num_replicas_in_sync)
+            config.GPU_COUNT = strategy.num_replicas_in_sync
+        return strategy
     if tf.distribute.has_strategy():
-        strategy = tf.distribute.get_strategy()
         if config.BATCH_SIZE % strategy.num_replicas_in_sync:
             raise ValueError(
                 f"BATCH_SIZE={config.BATCH_SIZE} (IMAGES_PER_GPU * GPU_COUNT) does not split "
@@ -101,3 +117,19 @@ def scale_loss_for_replicas(loss):
     if replicas == 1:
         return loss
     return loss * tf.cast(1.0 / replicas, loss.dtype)
+
+
+def reducible_metrics(results):
+    """A training or test step's {name: float32 scalar} as Keras can reduce
+    them across the workers of a cluster.
+
+    Keras 3 averages each step's results over the replicas of several
+    workers with strategy.reduce(MEAN, axis=0), which a scalar has no axis
+    for (tensorflow/tensorflow#72388): there each becomes a [1] tensor,
+    which that mean turns back into a scalar. Elsewhere they are returned
+    as they are.
+    """
+    cluster = Cluster.from_strategy(tf.distribute.get_strategy())
+    if cluster is None or cluster.workers < 2:
+        return results
+    return {name: tf.reshape(value, [1]) for name, value in results.items()}
