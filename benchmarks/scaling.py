@@ -16,9 +16,10 @@ ends when the slowest worker's does). images/s = global batch / median step
 time.
 
 On one machine the workers share its cores and every step sends the
-gradients (ResNet-50: 44 M float32 values) through the loopback network:
-local workers measure the overhead of the cluster, not a speed-up, which
-needs one machine (or GPU) per worker.
+gradients (the shapes model: 27 M float32 values) through the loopback
+network: local workers measure the overhead of the cluster, not a
+speed-up, which needs one machine (or GPU) per worker. Results:
+docs/multi-worker.md.
 """
 import argparse
 import json

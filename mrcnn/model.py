@@ -100,7 +100,7 @@ from mrcnn.training.cluster import (
     worker_input,
 )
 from mrcnn.training.data_health import SkippedImagesReport, UnreadableImagesError
-from mrcnn.training.distribute import distribution_strategy, is_distributed
+from mrcnn.training.distribute import describe_devices, distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNInferenceModel, MaskRCNNTrainingModel
 from mrcnn.training.layers import layers_regex, set_trainable
 from mrcnn.training.optimizer import make_optimizer
@@ -623,6 +623,7 @@ class MaskRCNN:
         learning_rate = self._prepare_optimizer(learning_rate)
         say = inform if verbose else logging.Logger.info
         say(logger, "Starting at epoch %d. LR=%s", self.epoch, learning_rate)
+        say(logger, "%s", describe_devices(self.strategy))
         say(logger, "Checkpoint Path: %s", self.checkpoint_path)
         if verbose:
             say(logger, "TensorBoard: tensorboard --logdir %s", self.model_dir)

@@ -133,3 +133,19 @@ def reducible_metrics(results):
     if cluster is None or cluster.workers < 2:
         return results
     return {name: tf.reshape(value, [1]) for name, value in results.items()}
+
+
+def describe_devices(strategy):
+    """One line naming the devices `strategy` trains on, e.g. "Training on
+    /device:GPU:0 (GPUs visible: 1)".
+    Under a strategy with replicas it lists this process's replica devices;
+    otherwise the device TensorFlow places the step on (the first GPU, else
+    the CPU)."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if is_distributed(strategy):
+        devices = list(strategy.extended.worker_devices)
+        where = (f"{len(devices)} replica(s) here, {strategy.num_replicas_in_sync} in sync: "
+                 + ", ".join(devices))
+    else:
+        where = gpus[0].name if gpus else tf.config.list_logical_devices("CPU")[0].name
+    return f"Training on {where} (GPUs visible: {len(gpus)})"

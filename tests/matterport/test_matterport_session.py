@@ -76,6 +76,8 @@ def matterport_lines(out, workdir):
     """What matterport printed, with no logging set up by the session."""
     assert "Starting at epoch 0. LR=" in out and "Starting at epoch 1. LR=" in out
     assert "Checkpoint Path: " + str(workdir / "logs") in out
+    # The devices it trains on (a GPU user checks theirs is used).
+    assert "Training on /device:CPU:0 (GPUs visible: 0)" in out
     assert "Selecting layers to train" in out and "mrcnn_class_logits" in out
     assert "Not loaded from mask_rcnn_coco.h5: mrcnn_" in out and "(excluded)" in out
     assert "mask_rcnn_shapes.h5 detects as the last checkpoint does" in out
