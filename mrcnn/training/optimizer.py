@@ -20,8 +20,9 @@ accumulation then waits for the next batch) and doubles the scale after
 `dynamic_growth_steps` (2000) finite batches in a row.
 """
 import keras
+import tensorflow as tf
 
-from mrcnn.config import OPTIMIZERS, optimizer_class_name
+from mrcnn.config import OPTIMIZERS, ConfigError, optimizer_class_name
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
@@ -68,7 +69,8 @@ def make_optimizer(config, learning_rate, clipnorm, momentum=None):
     clipnorm: the gradient norm limit, or None.
     momentum: SGD's momentum (default LEARNING_MOMENTUM).
     Returns SGD or Adam, inside a keras.optimizers.LossScaleOptimizer under
-    "mixed_float16".
+    "mixed_float16". Raises ConfigError for accumulation under a strategy of
+    several replicas (call it in the training strategy's scope).
     """
     name = optimizer_class_name(config.OPTIMIZER)
     warmup = int(config.LEARNING_RATE_WARMUP_STEPS or 0)
@@ -76,6 +78,12 @@ def make_optimizer(config, learning_rate, clipnorm, momentum=None):
         learning_rate = LinearWarmup(learning_rate, warmup)
     # Keras takes None for no accumulation (and refuses 1).
     accumulation = int(config.GRADIENT_ACCUMULATION_STEPS)
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if accumulation > 1 and replicas > 1:
+        # Config.validate refuses GPU_COUNT > 1; a TF_CONFIG cluster gets here.
+        raise ConfigError(f"{type(config).__name__}.GRADIENT_ACCUMULATION_STEPS: is "
+                          f"{accumulation} with {replicas} replicas; Keras accumulates on one "
+                          "device only: set it to 1")
     common = dict(learning_rate=learning_rate, clipnorm=clipnorm,
                   gradient_accumulation_steps=accumulation if accumulation > 1 else None)
     if name == "SGD":

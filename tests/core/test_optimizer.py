@@ -68,6 +68,24 @@ def test_float16_wraps_the_optimizer_in_loss_scaling_and_accumulation_is_keras()
     assert make_optimizer(Config(), 0.01, clipnorm=None).gradient_accumulation_steps is None
 
 
+def test_accumulation_is_refused_under_several_replicas(monkeypatch):
+    """A TF_CONFIG cluster sets GPU_COUNT after Config.validate: the
+    optimizer, made in the strategy's scope, says it in one line."""
+    import tensorflow as tf
+
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    monkeypatch.setattr(tf.distribute, "get_strategy", TwoReplicas)
+    config = Config()
+    config.GRADIENT_ACCUMULATION_STEPS = 4
+    with pytest.raises(ConfigError, match="Config.GRADIENT_ACCUMULATION_STEPS: is 4 with 2 "
+                                          "replicas; Keras accumulates on one device only"):
+        make_optimizer(config, 0.01, clipnorm=None)
+    config.GRADIENT_ACCUMULATION_STEPS = 1
+    assert make_optimizer(config, 0.01, clipnorm=None).gradient_accumulation_steps is None
+
+
 def small_model():
     inputs = keras.Input((3,))
     return keras.Model(inputs, keras.layers.Dense(2, name="fc")(inputs))
