@@ -197,31 +197,30 @@ def cluster_strategy(quiet=False):
     return strategy
 
 
-def _int64_from_chief(strategy, values):
-    """The chief's `values` (int64 [n]) on every worker: a sum over all
-    replicas to which only the chief's first replica contributes."""
-    values = np.asarray(values, np.int64)
+def _sum_of_replicas(strategy, values, contributes):
+    """The sum over the cluster's replicas of `values` (numpy [n]) from each
+    replica r with contributes(r) (r: its replica_id_in_sync_group), zeros
+    from the others; the same numpy [n] on every worker."""
     zeros = np.zeros_like(values)
 
     def value(context):
-        return tf.constant(values if context.replica_id_in_sync_group == 0 else zeros)
+        return tf.constant(values if contributes(context.replica_id_in_sync_group) else zeros)
 
     per_replica = strategy.experimental_distribute_values_from_function(value)
     return np.asarray(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
+
+
+def _int64_from_chief(strategy, values):
+    """The chief's `values` (int64 [n]) on every worker: only the chief's
+    first replica contributes to the sum."""
+    return _sum_of_replicas(strategy, np.asarray(values, np.int64), lambda replica: replica == 0)
 
 
 def _sum_over_workers(strategy, values):
     """The sum of each worker's `values` (numpy [n], int64 or float) (each
     counted once, by its first replica)."""
-    values = np.asarray(values)
-    zeros = np.zeros_like(values)
     local = len(strategy.extended.worker_devices)
-
-    def value(context):
-        return tf.constant(values if context.replica_id_in_sync_group % local == 0 else zeros)
-
-    per_replica = strategy.experimental_distribute_values_from_function(value)
-    return np.asarray(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
+    return _sum_of_replicas(strategy, np.asarray(values), lambda replica: replica % local == 0)
 
 
 def wait_for_all_workers(strategy):
