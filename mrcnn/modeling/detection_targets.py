@@ -72,7 +72,9 @@ def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks, config)
     # Subsample ROIs. Aim for 33% positive
     # Positive ROIs
     positive_count = int(config.TRAIN_ROIS_PER_IMAGE * config.ROI_POSITIVE_RATIO)
-    positive_indices = tf.random.shuffle(positive_indices)[:positive_count]
+    # The draw is random; the order of what was drawn is not, so that one
+    # draw gives one set of float32 sums over ROIs (repeatable gradients).
+    positive_indices = tf.sort(tf.random.shuffle(positive_indices)[:positive_count])
     positive_count = tf.shape(positive_indices)[0]
     # Negative ROIs. Add enough to maintain positive:negative ratio.
     r = 1.0 / config.ROI_POSITIVE_RATIO
@@ -81,7 +83,7 @@ def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks, config)
     # classifier still learns what background looks like.
     negative_count = tf.where(positive_count > 0, negative_count, config.TRAIN_ROIS_PER_IMAGE)
     negative_count = tf.minimum(negative_count, config.TRAIN_ROIS_PER_IMAGE - positive_count)
-    negative_indices = tf.random.shuffle(negative_indices)[:negative_count]
+    negative_indices = tf.sort(tf.random.shuffle(negative_indices)[:negative_count])
     # Gather selected ROIs
     positive_rois = tf.gather(proposals, positive_indices)
     negative_rois = tf.gather(proposals, negative_indices)

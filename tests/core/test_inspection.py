@@ -95,10 +95,13 @@ def test_run_graph_gives_matterports_head_outputs(model, image):
         config.MASK_SHAPE) + (classes,)
     assert mrcnn["masks"].min() >= 0 and mrcnn["masks"].max() <= 1
     assert np.array_equal(mrcnn["masks"], mrcnn["by_name"])
-    # The same values detect() turns into results.
+    # The same values detect() turns into results, to float32 rounding: the
+    # two are different graphs, and multi-threaded CPU kernels sum in the
+    # order their threads finish (measured: up to 7e-6 apart).
     result = model.detect([image])[0]
     count = len(result["scores"])
-    assert np.allclose(mrcnn["detections"][0, :count, 5], result["scores"], atol=1e-6)
+    assert count > 0
+    np.testing.assert_allclose(mrcnn["detections"][0, :count, 5], result["scores"], atol=1e-4)
 
 
 def test_run_graph_on_molded_images_with_their_metas(model, image):
