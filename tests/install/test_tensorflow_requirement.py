@@ -30,10 +30,10 @@ with open(os.path.join(ROOT, "requirements.txt")) as _f:
     REQUIREMENTS = [line.split("#")[0].strip() for line in _f if line.split("#")[0].strip()]
 _LOW, _HIGH = re.fullmatch(r"tensorflow>=([\d.]+),<([\d.]+)",
                            next(r for r in REQUIREMENTS if r.startswith("tensorflow"))).groups()
-OLDEST = _LOW + ".0"       # in range: the oldest claimed
+OLDEST = _LOW              # in range: the oldest claimed
 NEWER = _LOW + ".1"        # in range, newer: what pip would pick
-TOO_NEW = _HIGH + ".0"     # past the range
-TOO_OLD = "2.15.0"         # Keras 2 era
+TOO_NEW = _HIGH            # past the range
+TOO_OLD = "2.15.1"         # Keras 2's TensorFlow
 RANGE = SpecifierSet(f">={_LOW},<{_HIGH}")
 
 
