@@ -731,7 +731,7 @@ class MaskRCNN:
         if self._predict_function is None:
             model = self.keras_model
 
-            @tf.function(reduce_retracing=True)
+            @tf.function(reduce_retracing=True, autograph=False)
             def predict(images, metas):
                 return model({"input_image": images, "input_image_meta": metas},
                              training=False)
