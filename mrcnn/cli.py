@@ -5,7 +5,8 @@
                    [--logs DIR] [--epochs N] [--layers heads|3+|4+|5+|all] [--set KEY=VALUE ...]
                    [--augment [PRESET]] [--val-fraction 0.2 --seed 0 | --val-dataset PATH]
     mrcnn evaluate --dataset PATH [--weights last] [--subset val|test|train] [--limit N] [--out DIR]
-    mrcnn predict  (--images DIR|GLOB | --video FILE) --out DIR [--format coco|labelme] [--weights last]
+    mrcnn predict  (--images DIR|GLOB | --video FILE) --out DIR [--format coco|labelme]
+                   [--weights last | --model EXPORT_DIR]
     mrcnn splash   --image FILE | --video FILE [--out FILE] [--weights last]
     mrcnn serve    --model EXPORT_DIR | --weights last|PATH [--host 127.0.0.1 --port 8080]
     mrcnn export   --out DIR [--weights last|PATH] [--overwrite]
@@ -310,6 +311,10 @@ def add_predict_command(subparsers, project=None):
     parser.add_argument("--classes", metavar="A,B",
                         help="comma-separated class names of the model to keep in the outputs "
                              "(default: all)")
+    parser.set_defaults(weights=None)  # "last" unless --model is given
+    parser.add_argument("--model", metavar="EXPORT_DIR",
+                        help="a folder written by `mrcnn export` instead of --weights: no "
+                             "network to build, a faster start")
     return parser
 
 

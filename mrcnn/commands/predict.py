@@ -22,6 +22,10 @@ An image that cannot be read is named with what is wrong and skipped; the
 others' results are written and the exit code is 1 (2 when none could be read).
 `--classes a,b` keeps only the detections of those classes of the model in
 every output (class ids stay the model's).
+
+The model is the checkpoint of --weights (default: last), or with `--model
+EXPORT_DIR` the SavedModel `mrcnn export` wrote (mrcnn.export.ExportedModel,
+behind MaskRCNN's detect() by mrcnn.serving.predictor.PredictorDetector).
 """
 import glob
 import json
@@ -32,7 +36,7 @@ from mrcnn.coco_eval import result_instances, results_to_coco, write_coco_result
 from mrcnn.commands import UsageError
 from mrcnn.commands.labelme import labelme_document, write_labelme
 from mrcnn.commands.project import class_names_of
-from mrcnn.commands.session import configure, load_model
+from mrcnn.commands.session import configure, load_exported, load_model
 from mrcnn.commands.video import VideoFrames, transform_video
 from mrcnn.data.dataset import Dataset
 from mrcnn.data.errors import DatasetError
@@ -142,6 +146,22 @@ def class_filter(args, class_names):
     return ClassSubset(class_names, wanted)
 
 
+def model_loader(args, project):
+    """(class_names ["BG", ...], load): `load()` returns the model the flags
+    name, as an object with MaskRCNN's detect(images): the exported
+    SavedModel of --model (loaded now: it carries the class names), or the
+    checkpoint of --weights (default: last), built when `load` is called."""
+    if getattr(args, "model", None):
+        from mrcnn.serving.predictor import PredictorDetector
+
+        detector = PredictorDetector(load_exported(args))
+        return detector.class_names, lambda: detector
+    args.weights = args.weights or "last"
+    config, path, _ = configure(project, args, "inference")
+    config.validate()
+    return class_names_of(config), lambda: load_model("inference", config, args, path)[0]
+
+
 def _detect(model, image, keep):
     result = model.detect([image])[0]
     return keep(result) if keep is not None else result
@@ -171,9 +191,7 @@ def predict_images(args, project):
         if clash:
             raise UsageError(f"--out {args.out}: the drawings would overwrite the input image "
                              f"{clash[0]}.png; choose another --out")
-    config, path, _ = configure(project, args, "inference")
-    config.validate()
-    class_names = class_names_of(config)
+    class_names, load = model_loader(args, project)
     keep = class_filter(args, class_names)
     dataset = ImageFilesDataset().load_files(files, class_names)
     failed = [p for p, _ in dataset.unreadable]
@@ -183,7 +201,7 @@ def predict_images(args, project):
                                 "files, named above)", kind="unreadable_image")
     if not len(dataset.image_ids):
         raise nothing_read
-    model, _ = load_model("inference", config, args, path)
+    model = load()
     os.makedirs(args.out, exist_ok=True)
     coco_results, counts, done = [], {}, []
     for image_id in tqdm(list(dataset.image_ids), desc="predict", unit="img"):
@@ -249,11 +267,9 @@ def predict_video(args, project):
                          f"{args.video}; choose another --out")
     # Opened now: a file OpenCV cannot read fails before the model is built.
     with VideoFrames(args.video) as video:
-        config, path, _ = configure(project, args, "inference")
-        config.validate()
-        class_names = class_names_of(config)
+        class_names, load = model_loader(args, project)
         keep = class_filter(args, class_names)
-        model, _ = load_model("inference", config, args, path)
+        model = load()
         os.makedirs(args.out, exist_ok=True)
         counts = {}
         with open(jsonl_out, "w", encoding="utf-8") as lines:

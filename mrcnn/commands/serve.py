@@ -2,31 +2,22 @@
 (--model EXPORT_DIR) or a checkpoint (--weights last|PATH), until SIGTERM
 or Ctrl+C."""
 import logging
-import os
 
 import numpy as np
 
 from mrcnn.commands import UsageError
 from mrcnn.commands.project import class_names_of
-from mrcnn.commands.session import configure, load_model
+from mrcnn.commands.session import configure, load_exported, load_model
 
 logger = logging.getLogger("mrcnn.serving")
 
 
 def _predictor(args, project):
     """The predictor the flags ask for, and a one-line description."""
-    from mrcnn.serving.predictor import CheckpointPredictor, load_predictor
+    from mrcnn.serving.predictor import CheckpointPredictor
 
     if args.model:
-        if args.weights is not None:
-            raise UsageError("--model and --weights: give one (an exported folder or a checkpoint)")
-        if args.config or args.set:
-            raise UsageError("--config/--set: an exported model carries its settings; "
-                             "they apply to --weights only")
-        if not os.path.isdir(args.model):
-            raise UsageError(f"--model {args.model}: no such folder; give the folder that "
-                             "`mrcnn export` wrote")
-        predictor = load_predictor(model_dir=args.model)
+        predictor = load_exported(args)
         return predictor, f"exported model {args.model}"
     args.weights = args.weights or "last"
     config, path, _ = configure(project, args, "inference")

@@ -111,6 +111,22 @@ def load_model(mode, config, args, path, continues=False):
     return model, report
 
 
+def load_exported(args):
+    """The exported SavedModel of --model EXPORT_DIR (mrcnn.export.ExportedModel),
+    refusing --weights, --config and --set beside it (UsageError)."""
+    if args.weights is not None:
+        raise UsageError("--model and --weights: give one (an exported folder or a checkpoint)")
+    if getattr(args, "config", None) or getattr(args, "set", None):
+        raise UsageError("--config/--set: an exported model carries its settings; "
+                         "they apply to --weights only")
+    if not os.path.isdir(args.model):
+        raise UsageError(f"--model {args.model}: no such folder; give the folder that "
+                         "`mrcnn export` wrote")
+    from mrcnn.export import ExportedModel
+
+    return ExportedModel(args.model)
+
+
 def backbone_loaded(report):
     """Whether a LoadReport put pretrained values into the backbone (conv1,
     res*): only then does training the heads alone make sense."""

@@ -71,6 +71,35 @@ class CheckpointPredictor:
         return filter_scores(prediction, score_threshold)
 
 
+def detect_result(prediction):
+    """A `predict()` dict as MaskRCNN.detect() gives one image's result:
+    "rois" int32 [N, (y1, x1, y2, x2)], "class_ids" int32 [N], "scores"
+    float32 [N], "masks" bool [H, W, N]."""
+    masks = np.asarray(prediction["masks"]).astype(bool)
+    return {"rois": np.rint(np.asarray(prediction["boxes"], np.float32)).astype(np.int32).reshape(-1, 4),
+            "class_ids": np.asarray(prediction["class_ids"], np.int32),
+            "scores": np.asarray(prediction["scores"], np.float32),
+            "masks": np.moveaxis(masks, 0, -1)}
+
+
+class PredictorDetector:
+    """MaskRCNN's `detect(images)` over a predictor's `predict(image)`, so that
+    code written for detect() results (drawing, COCO and LabelMe outputs, video)
+    runs on an exported model alike.
+
+    predictor: an ExportedModel or a CheckpointPredictor.
+    """
+
+    def __init__(self, predictor):
+        self.predictor = predictor
+        self.class_names = list(predictor.class_names)
+
+    def detect(self, images, verbose=0):
+        """images: uint8 [H, W, 3] each. Returns one detect() result per image
+        (see detect_result)."""
+        return [detect_result(self.predictor.predict(np.asarray(image))) for image in images]
+
+
 def describe(predictor):
     """What /healthz and each response say about the model, for a
     CheckpointPredictor or an ExportedModel (kind "saved_model")."""
