@@ -76,7 +76,8 @@ def detect_result(prediction):
     "rois" int32 [N, (y1, x1, y2, x2)], "class_ids" int32 [N], "scores"
     float32 [N], "masks" bool [H, W, N]."""
     masks = np.asarray(prediction["masks"]).astype(bool)
-    return {"rois": np.rint(np.asarray(prediction["boxes"], np.float32)).astype(np.int32).reshape(-1, 4),
+    boxes = np.rint(np.asarray(prediction["boxes"], np.float32)).astype(np.int32)
+    return {"rois": boxes.reshape(-1, 4),
             "class_ids": np.asarray(prediction["class_ids"], np.int32),
             "scores": np.asarray(prediction["scores"], np.float32),
             "masks": np.moveaxis(masks, 0, -1)}

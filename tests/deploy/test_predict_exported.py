@@ -50,6 +50,33 @@ def test_the_exported_model_writes_what_its_checkpoint_writes(exported_model, im
         assert (tmp_path / "exported" / f"{stem}.png").is_file()
 
 
+def test_a_video_from_the_exported_model_gives_the_checkpoints_detections(exported_model,
+                                                                          tmp_path):
+    import cv2
+
+    export_dir, checkpoint, _ = exported_model
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (96, 72))
+    for seed in range(4):
+        writer.write(np.ascontiguousarray(painted_image(seed=seed)[..., ::-1]))
+    writer.release()
+    assert main(["predict", "--model", str(export_dir), "--video", str(video),
+                 "--out", str(tmp_path / "exported")]) == 0
+    assert main(["predict", "--weights", str(checkpoint), "--video", str(video),
+                 "--out", str(tmp_path / "checkpoint"), "--logs", str(tmp_path / "logs")]) == 0
+    frames = {}
+    for kind in ("exported", "checkpoint"):
+        assert (tmp_path / kind / "clip.mp4").is_file()
+        lines = (tmp_path / kind / "clip.jsonl").read_text().splitlines()
+        frames[kind] = [json.loads(line)["detections"] for line in lines]
+    assert len(frames["exported"]) == len(frames["checkpoint"]) == 4
+    for exported, expected in zip(frames["exported"], frames["checkpoint"]):
+        assert len(exported) == len(expected) > 0
+        assert [d["class_name"] for d in exported] == [d["class_name"] for d in expected]
+        np.testing.assert_allclose([d["score"] for d in exported],
+                                   [d["score"] for d in expected], atol=1e-4)
+
+
 def test_labelme_and_the_class_filter_work_from_the_exported_model(exported_model, images,
                                                                      tmp_path):
     export_dir, _, class_names = exported_model
