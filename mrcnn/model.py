@@ -656,7 +656,8 @@ class MaskRCNN:
                 wait_for_all_workers(self.strategy)
         if data_health.stop_message:
             raise UnreadableImagesError(data_health.stop_message)
-        self.epoch = max(self.epoch, epochs)
+        # self.epoch is the last epoch done (EpochCheckpoint sets it), also
+        # when a callback stopped training before `epochs`.
         return history
 
     def _validation_callbacks(self, val_dataset):

@@ -103,6 +103,26 @@ def test_training_reports_losses_and_writes_checkpoints(trained):
     assert model.find_last().endswith("mask_rcnn_tiny_0002.h5")
 
 
+def test_a_run_stopped_early_is_at_the_epoch_it_stopped_and_continues_from_it(tmp_path):
+    import keras
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True
+
+    config = TinyConfig()
+    config.STEPS_PER_EPOCH = 1
+    model = modellib.MaskRCNN("training", config, str(tmp_path))
+    history = model.train(tiny_dataset(4), None, learning_rate=0.01, epochs=3, layers="heads",
+                          custom_callbacks=[StopAfterFirstEpoch()])
+    assert len(history.history["loss"]) == 1 and model.epoch == 1
+    # The next call trains epochs 2 and 3 of the same run.
+    history = model.train(tiny_dataset(4), None, learning_rate=0.01, epochs=3, layers="heads")
+    assert len(history.history["loss"]) == 2 and model.epoch == 3
+    checkpoints = sorted(os.path.basename(p) for p in glob.glob(os.path.join(model.log_dir, "*.h5")))
+    assert checkpoints == [f"mask_rcnn_tiny_000{i}.h5" for i in (1, 2, 3)]
+
+
 def test_tensorboard_gets_losses_validation_losses_and_learning_rate(trained):
     model, _, _ = trained
     tags = {split: set(tensorboard_events(model.log_dir, split)) for split in ("train", "validation")}
