@@ -5,6 +5,7 @@ import tensorflow as tf
 from mrcnn.image_meta import parse_image_meta_graph
 from mrcnn.modeling.box_ops import apply_box_deltas_graph, clip_boxes_graph, norm_boxes_graph
 from mrcnn.modeling.precision import Float32Layer
+from mrcnn.modeling.settings import Settings, settings_of
 
 
 def refine_detections_graph(rois, probs, deltas, window, config):
@@ -82,9 +83,19 @@ class DetectionLayer(Float32Layer):
     coordinates are normalized.
     """
 
-    def __init__(self, config, **kwargs):
+    SETTINGS = ("DETECTION_MAX_INSTANCES", "DETECTION_MIN_CONFIDENCE",
+                "DETECTION_NMS_THRESHOLD", "BBOX_STD_DEV")
+
+    def __init__(self, config=None, settings=None, **kwargs):
+        """config: a Config (matterport's argument), or settings: its
+        SETTINGS as plain values (what get_config() returns)."""
         super().__init__(**kwargs)
-        self.config = config
+        self.settings = dict(settings) if settings is not None else settings_of(
+            config, self.SETTINGS)
+        self.config = Settings(self.settings)
+
+    def get_config(self):
+        return {**super().get_config(), "settings": self.settings}
 
     def call(self, inputs):
         rois, mrcnn_class, mrcnn_bbox, image_meta = inputs

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from mrcnn.modeling.box_ops import box_refinement_graph, overlaps_graph, trim_zeros_graph
 from mrcnn.modeling.precision import Float32Layer
+from mrcnn.modeling.settings import Settings, settings_of
 
 
 def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks, config):
@@ -167,9 +168,19 @@ class DetectionTargetLayer(Float32Layer):
     Note: Returned arrays might be zero padded if not enough target ROIs.
     """
 
-    def __init__(self, config, **kwargs):
+    SETTINGS = ("TRAIN_ROIS_PER_IMAGE", "ROI_POSITIVE_RATIO", "USE_RPN_ROIS", "BBOX_STD_DEV",
+                "USE_MINI_MASK", "MASK_SHAPE")
+
+    def __init__(self, config=None, settings=None, **kwargs):
+        """config: a Config (matterport's argument), or settings: its
+        SETTINGS as plain values (what get_config() returns)."""
         super().__init__(**kwargs)
-        self.config = config
+        self.settings = dict(settings) if settings is not None else settings_of(
+            config, self.SETTINGS)
+        self.config = Settings(self.settings)
+
+    def get_config(self):
+        return {**super().get_config(), "settings": self.settings}
 
     def call(self, inputs):
         proposals, gt_class_ids, gt_boxes, gt_masks = inputs

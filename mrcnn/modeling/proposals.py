@@ -6,6 +6,7 @@ from mrcnn.anchors import get_anchors, pyramid_anchors_graph
 from mrcnn.backbones import get_backbone
 from mrcnn.modeling.box_ops import apply_box_deltas_graph
 from mrcnn.modeling.precision import Float32Layer
+from mrcnn.modeling.settings import Settings
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
@@ -38,7 +39,8 @@ class ProposalLayer(Float32Layer):
         self.anchor_config = dict(anchor_config)
 
     def _anchors(self, image):
-        cfg = _AnchorSettings(self.anchor_config)
+        # A stand-in Config of the anchor fields, for get_anchors.
+        cfg = Settings({**self.anchor_config, "COMPUTE_BACKBONE_SHAPE": None})
         h, w = image.shape[1], image.shape[2]
         if h is not None and w is not None:
             return tf.constant(get_anchors(cfg, (h, w)), tf.float32)
@@ -154,16 +156,3 @@ def anchor_settings(config):
         # The registered name: the layer rebuilds its anchors from it.
         "BACKBONE": get_backbone(config.BACKBONE, config.COMPUTE_BACKBONE_SHAPE).name,
     }
-
-
-class _AnchorSettings:
-    """A stand-in Config carrying only the anchor fields (for get_anchors)."""
-
-    COMPUTE_BACKBONE_SHAPE = None
-
-    def __init__(self, values):
-        for key, value in values.items():
-            setattr(self, key, value)
-        self.RPN_ANCHOR_SCALES = tuple(self.RPN_ANCHOR_SCALES)
-        self.RPN_ANCHOR_RATIOS = tuple(self.RPN_ANCHOR_RATIOS)
-        self.BACKBONE_STRIDES = tuple(self.BACKBONE_STRIDES)

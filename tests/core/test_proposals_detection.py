@@ -1,4 +1,6 @@
 """Proposal and detection layers on constructed inputs."""
+import json
+
 import numpy as np
 import tensorflow as tf
 from tiny import TinyConfig
@@ -7,6 +9,7 @@ from mrcnn import utils
 from mrcnn.anchors import get_anchors
 from mrcnn.image_meta import compose_image_meta
 from mrcnn.modeling.detection import DetectionLayer
+from mrcnn.modeling.detection_targets import DetectionTargetLayer
 from mrcnn.modeling.proposals import ProposalLayer, anchor_settings
 
 
@@ -52,8 +55,17 @@ def test_detection_layer_refines_filters_and_suppresses():
     deltas = np.zeros((1, 5, 3, 4), np.float32)
     deltas[0, 2, 2] = [1.0, 0, 0, 0]  # class-2 delta: move down by 0.1 box heights
     meta = compose_image_meta(0, (64, 64, 3), (64, 64, 3), (0, 0, 64, 64), 1, np.ones(3))
-    detections = DetectionLayer(config)([rois, probs, deltas, meta[None].astype(np.float32)])
-    detections = detections.numpy()[0]
+    layer = DetectionLayer(config)
+    # The layer keeps the settings it reads, as plain values, and a copy
+    # made from its config (a saved model's) computes the same.
+    settings = json.loads(json.dumps(layer.get_config()))["settings"]
+    assert settings == {"DETECTION_MAX_INSTANCES": config.DETECTION_MAX_INSTANCES,
+                        "DETECTION_MIN_CONFIDENCE": 0.5, "DETECTION_NMS_THRESHOLD": 0.3,
+                        "BBOX_STD_DEV": [0.1, 0.1, 0.2, 0.2]}
+    copy = DetectionLayer.from_config(layer.get_config())
+    inputs = [rois, probs, deltas, meta[None].astype(np.float32)]
+    detections = layer(inputs).numpy()[0]
+    np.testing.assert_array_equal(copy(inputs).numpy()[0], detections)
     found = detections[detections[:, 4] > 0]
     # ROI 1 is suppressed by ROI 0 (same class, IoU 0.95); ROI 3 overlaps ROI 2
     # fully but is another class, so both stay; ROI 4 is background.
@@ -114,3 +126,22 @@ def test_classifier_on_real_proposals_only_matches_the_full_head():
         np.testing.assert_allclose(g[:, :3], e[:, :3], rtol=1e-5, atol=1e-6)
         assert np.all(g[:, 3:] == 0)
     np.testing.assert_allclose(got[1][0, :3].sum(-1), 1.0, rtol=1e-5)
+
+
+def test_detection_target_layer_keeps_only_its_settings():
+    config = TinyConfig()
+    layer = DetectionTargetLayer(config, name="proposal_targets")
+    settings = json.loads(json.dumps(layer.get_config()))["settings"]
+    assert set(settings) == set(DetectionTargetLayer.SETTINGS)
+    assert settings["TRAIN_ROIS_PER_IMAGE"] == config.TRAIN_ROIS_PER_IMAGE
+    assert settings["MASK_SHAPE"] == list(config.MASK_SHAPE)
+    copy = DetectionTargetLayer.from_config(layer.get_config())
+    assert copy.config.MASK_SHAPE == tuple(config.MASK_SHAPE)
+    # Same targets for proposals that are all positives (no random draw).
+    proposals = np.array([[[0.1, 0.1, 0.4, 0.4], [0.5, 0.5, 0.9, 0.9]]], np.float32)
+    boxes = proposals.copy()
+    masks = np.zeros((1,) + tuple(config.MINI_MASK_SHAPE) + (2,), bool)
+    masks[:, 10:40, 10:40] = True
+    inputs = [proposals, np.array([[1, 2]], np.int32), boxes, masks]
+    for expected, got in zip(layer(inputs), copy(inputs)):
+        np.testing.assert_array_equal(expected.numpy(), got.numpy())
