@@ -7,9 +7,9 @@ a network is built, and the ImageNet file of `--weights=imagenet`.
 
     from mrcnn.backbones import register_backbone
 
-    def my_backbone(input_image, stage5=True, train_bn=True):
-        ...                       # Keras layers on input_image
-        return [C1, C2, C3, C4, C5]
+    def my_backbone(input_image, stage5=True, train_bn=True, norm=None):
+        ...                       # Keras layers on input_image; norm(name)
+        return [C1, C2, C3, C4, C5]   # makes each normalization layer
 
     register_backbone("my_backbone", my_backbone)
 
@@ -46,8 +46,11 @@ class Backbone:
     """A registered backbone.
 
     name: the Config.BACKBONE value.
-    build: build(input_image, stage5=True, train_bn=True) -> [C1, C2, C3, C4, C5],
-        matterport's resnet_graph signature. input_image is float32
+    build: build(input_image, stage5=True, train_bn=True, norm=None) -> [C1, C2,
+        C3, C4, C5], matterport's resnet_graph signature plus `norm`, the
+        network's mrcnn.normalizations.Normalization: norm(layer_name) makes
+        each normalization layer (a builder without `norm` gets train_bn
+        only, and makes its own). input_image is float32
         [batch, H, W, channels]; C2..C5 are [batch, H / s, W / s, C_k] for the
         strides s of `strides` (C1 may be None). A "module:function" string is
         imported when first built.

@@ -5,9 +5,12 @@ Subclass `Config` and override the settings you need. Derived values
 current fields, so changing IMAGES_PER_GPU or IMAGE_MAX_DIM after construction
 keeps them consistent.
 """
+import logging
+
 import numpy as np
 
 from mrcnn.backbones import UnknownBackboneError, get_backbone
+from mrcnn.normalizations import registered_normalizations
 
 RESIZE_MODES = ("square", "pad64", "crop", "none")
 OPTIMIZERS = ("SGD", "Adam")
@@ -28,6 +31,9 @@ def optimizer_class_name(name):
 def _positive_int(value):
     """True for an int (Python or numpy) >= 1; bool is not a count."""
     return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+
+
+logger = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -329,8 +335,10 @@ class Config:
     # 0 keeps the plain moving averages (docs/normalization.md).
     BN_STATISTICS_BATCHES = 8
 
-    # What the BatchNorm layers (bn_conv1, bn2a_branch2a, ..., mrcnn_class_bn1,
-    # mrcnn_mask_bn1, ...) compute; their weights are the same either way.
+    # What the normalization layers (bn_conv1, bn2a_branch2a, ...,
+    # mrcnn_class_bn1, mrcnn_mask_bn1, ...) compute, chosen when the network
+    # is built (mrcnn/normalizations.py); "batch" and "group" have the same
+    # weights, so one checkpoint layout serves both.
     #     None: automatic. "group" while the network has no pretrained
     #           BatchNorm weights (from scratch, or this project's checkpoints
     #           of such a run, which record it); "batch" once COCO or ImageNet
@@ -340,6 +348,7 @@ class Config:
     #           normalised on its own, so 1-2 images per batch train well
     #           from scratch and inference computes what training did
     #           (measured against BatchNorm: docs/normalization.md).
+    #     Another name registered with mrcnn.normalizations.register_normalization.
     NORMALIZATION = None
 
     # Batch Renormalization (Ioffe 2017) for BatchNorm layers whose
@@ -493,6 +502,15 @@ class Config:
             setattr(self, key, value)
         return self
 
+    def class_names(self):
+        """["BG", ...], the names detections carry: CLASS_NAMES, else
+        "class <id>" (with a warning saying how to name them)."""
+        if self.CLASS_NAMES:
+            return ["BG"] + [str(n) for n in self.CLASS_NAMES]
+        logger.warning("CLASS_NAMES is not set (weights without a saved config?): detections are "
+                       "named 'class <id>'; --set CLASS_NAMES=[a,b] names them")
+        return ["BG"] + [f"class {i}" for i in range(1, int(self.NUM_CLASSES))]
+
     def to_yaml(self, path=None):
         """Write all settings except the derived ones (which follow from the
         others) as YAML to `path` when given. Returns the YAML text."""
@@ -602,9 +620,11 @@ class Config:
             fail("LOSS_WEIGHTS", f"lacks {sorted(missing)}")
         if self.TRAIN_BN not in (None, True, False):
             fail("TRAIN_BN", f"is {self.TRAIN_BN!r}; use None (automatic), True or False")
-        if self.NORMALIZATION not in (None, "batch", "group"):
-            fail("NORMALIZATION", f"is {self.NORMALIZATION!r}; use None (automatic), "
-                 "'batch' or 'group'")
+        if self.NORMALIZATION is not None and (
+                self.NORMALIZATION not in registered_normalizations()):
+            fail("NORMALIZATION", f"is {self.NORMALIZATION!r}; use None (automatic) or a "
+                 f"registered normalization: {list(registered_normalizations())} "
+                 "(mrcnn.normalizations.register_normalization)")
         if optimizer_class_name(self.OPTIMIZER) is None:
             fail("OPTIMIZER", f"is {self.OPTIMIZER!r}; use one of {list(OPTIMIZERS)}")
         if int(self.LEARNING_RATE_WARMUP_STEPS or 0) < 0:

@@ -41,8 +41,8 @@ from mrcnn.evaluation import EVALUATION_MIN_CONFIDENCE
 from mrcnn.image_meta import parse_image_meta_graph  # noqa: F401
 from mrcnn.image_meta import compose_image_meta, parse_image_meta  # noqa: F401  (matterport)
 from mrcnn.modeling.backbone import (  # noqa: F401  (matterport's graph functions, for old code)
-    configure_batchnorm,
     conv_block,
+    foreign_normalization_layers,
     identity_block,
     resnet_graph,
 )
@@ -75,14 +75,8 @@ from mrcnn.modeling.precision import dtype_policy
 from mrcnn.modeling.proposals import ProposalLayer  # noqa: F401
 from mrcnn.modeling.roi_align import PyramidROIAlign, log2_graph  # noqa: F401
 from mrcnn.modeling.rpn import build_rpn_model, rpn_graph  # noqa: F401
+from mrcnn.normalizations import Normalization
 from mrcnn.training import resume
-from mrcnn.training.batchnorm_statistics import BatchNormStatisticsCallback
-from mrcnn.training.callbacks import (
-    AugmentationSummary,
-    EpochCheckpoint,
-    LearningRateLogger,
-    StopOnNonFiniteLoss,
-)
 from mrcnn.training.checkpoints import (
     continued_run,
     create_run_dir,
@@ -92,26 +86,25 @@ from mrcnn.training.checkpoints import (
 )
 from mrcnn.training.cluster import (
     Cluster,
-    SameBatchNormStatistics,
-    StopTogether,
     join_chief_run,
     peer_failures,
     wait_for_all_workers,
     worker_input,
 )
-from mrcnn.training.data_health import SkippedImagesReport, UnreadableImagesError
+from mrcnn.training.data_health import UnreadableImagesError
 from mrcnn.training.distribute import describe_devices, distribution_strategy, is_distributed
 from mrcnn.training.keras_model import MaskRCNNInferenceModel, MaskRCNNTrainingModel
 from mrcnn.training.layers import layers_regex, set_trainable
 from mrcnn.training.optimizer import make_optimizer
-from mrcnn.training.results import TrainingResults
-from mrcnn.weights import load_weights_h5, save_weights_h5
+from mrcnn.training.wiring import fit_callbacks
+from mrcnn.weights import (
+    copy_weights_by_name,
+    load_weights_h5,
+    read_weights_file,
+    save_weights_h5,
+)
 
 logger = logging.getLogger("mrcnn")
-
-# load_weights() of a file that is not a checkpoint of this run: the next
-# train() starts a new optimizer.
-_FRESH_OPTIMIZER = "fresh"
 
 
 def log(text, array=None):
@@ -155,6 +148,18 @@ class MaskRCNN:
         # file loaded, or one that does not say). Decides NORMALIZATION=None.
         self.weights_normalization = None
         self._predict_function = None
+        # The Keras model, built when first used (see keras_model), and the
+        # normalization it was built with.
+        self._keras_model = None
+        self._built_norm = None
+        # What the next train() call's optimizer continues: the compiled
+        # optimizer of the previous call when `_optimizer_is_current`, else
+        # `_resume_state` (a checkpoint's resume.OptimizerState; None: a
+        # fresh optimizer).
+        self._optimizer_is_current = False
+        self._resume_state = None
+        # The inference model of validation_detector().
+        self._inference_twin = None
         self.set_log_dir()
         # GPU_COUNT > 1 (or TF_CONFIG naming a cluster of machines) trains
         # data-parallel: the model's variables (and the optimizer's, see
@@ -163,30 +168,76 @@ class MaskRCNN:
         # BATCH_SIZE images there.
         self.strategy = (distribution_strategy(config) if mode == "training"
                          else tf.distribute.get_strategy())
+
+    @property
+    def keras_model(self):
+        """The Keras model (matterport's attribute). Built when first used,
+        with the normalization that the config and the weights loaded by
+        then decide (see `norm`): load_weights() before it, as matterport's
+        scripts do, builds the network once."""
+        if self._keras_model is None:
+            self._build_for(self.norm)
+        return self._keras_model
+
+    @keras_model.setter
+    def keras_model(self, model):
+        self._keras_model = model
+        self._predict_function = None
+
+    def _build_for(self, norm):
+        """Make keras_model a network whose normalization layers compute
+        `norm`: built now when there is none, built again when the current
+        one was built with another (its weights carried over by layer name,
+        and a train() call's optimizer state kept for the next)."""
+        previous = self._keras_model
+        if previous is not None and self._built_norm == norm:
+            return
+        if previous is not None:
+            logger.info("Building the network again for normalization %s (it was built for %s)",
+                        norm.describe(), self._built_norm.describe())
+            if self._optimizer_is_current:
+                self._resume_state = resume.capture_optimizer_state(
+                    getattr(previous, "optimizer", None), "the previous train() call")
+                self._optimizer_is_current = False
         with self.strategy.scope():
-            self.keras_model = self.build(mode=mode, config=config)
-        self.keras_model.weight_file_attrs = lambda: self.checkpoint_attrs(self.epoch)
-        configure_batchnorm(self.keras_model, self.normalization)
+            model = self.build(mode=self.mode, config=self.config, norm=norm)
+        model.weight_file_attrs = lambda: self.checkpoint_attrs(self.epoch)
+        foreign = foreign_normalization_layers(model, norm)
+        if foreign:
+            logger.warning("BACKBONE %r: its builder takes no `norm`, so %d of its layers (%s) "
+                           "normalise as it built them, not as NORMALIZATION=%r; give it a "
+                           "`norm` argument (mrcnn.backbones)", self.config.BACKBONE,
+                           len(foreign), ", ".join(foreign[:3]), norm.name)
+        if previous is not None:
+            copy_weights_by_name(previous, model)
+        self.keras_model = model
+        self._built_norm = norm
 
     # ---- building ----------------------------------------------------------
-    def build(self, mode, config):
+    def build(self, mode, config, norm=None):
         """Build Mask R-CNN architecture.
 
         mode: Either "training" or "inference". The inputs and
             outputs of the model differ accordingly.
+        norm: its mrcnn.normalizations.Normalization; None: this model's
+            (`norm`, for `mode`).
+        Returns the Keras model (keras_model is the one built for this
+        model's mode).
         """
         h, w = config.IMAGE_SHAPE[:2]
         if h / 2 ** 6 != int(h / 2 ** 6) or w / 2 ** 6 != int(w / 2 ** 6):
             raise ValueError("Image size must be dividable by 2 at least 6 times "
                              "to avoid fractions when downscaling and upscaling."
                              "For example, use 256, 320, 384, 448, 512, ... etc. ")
+        if norm is None:
+            norm = self._norm_for(mode)
         with dtype_policy(config.DTYPE_POLICY):
             if mode == "training":
-                inputs, outputs = build_training_graph(config, train_bn=self.train_batchnorm)
+                inputs, outputs = build_training_graph(config, norm)
                 return MaskRCNNTrainingModel(
                     inputs=inputs, outputs=outputs, name="mask_rcnn",
                     loss_weights=config.LOSS_WEIGHTS, weight_decay=config.WEIGHT_DECAY)
-            inputs, outputs = build_inference_graph(config)
+            inputs, outputs = build_inference_graph(config, norm)
             return MaskRCNNInferenceModel(inputs=inputs, outputs=outputs, name="mask_rcnn")
 
     @property
@@ -200,11 +251,25 @@ class MaskRCNN:
 
     @property
     def normalization(self):
-        """What the BatchNorm layers compute: Config.NORMALIZATION, or with
-        NORMALIZATION=None, the loaded weights' ("batch" for COCO, ImageNet
-        and matterport files; a checkpoint's own record) and "group" while
-        none are loaded."""
+        """The registered normalization the network's normalization layers
+        (bn_conv1, ..., mrcnn_mask_bn4) compute: Config.NORMALIZATION, or
+        with NORMALIZATION=None, the loaded weights' ("batch" for COCO,
+        ImageNet and matterport files; a checkpoint's own record) and
+        "group" while none are loaded."""
         return self.config.NORMALIZATION or self.weights_normalization or "group"
+
+    @property
+    def norm(self):
+        """The mrcnn.normalizations.Normalization this model's network is
+        built with: `normalization`, its statistics learned when training
+        with `train_batchnorm`, and Config.BATCH_RENORM. The one place that
+        decides it; keras_model is built (again) when it changes."""
+        return self._norm_for(self.mode)
+
+    def _norm_for(self, mode):
+        learn = mode == "training" and self.train_batchnorm
+        return Normalization(self.normalization, learn_statistics=learn,
+                             renorm=self.config.BATCH_RENORM)
 
     # ---- files ------------------------------------------------------------
     def find_last(self):
@@ -314,25 +379,33 @@ class MaskRCNN:
         if exclude:
             by_name = True
         continuing = self._continues(filepath, continue_run)
-        report = load_weights_h5(self.keras_model, filepath, by_name=by_name, exclude=exclude,
-                                 inference=self.mode == "inference")
+        read = read_weights_file(filepath)
+        file_report = read[1]
+        before = self.pretrained_batchnorm, self.weights_normalization
         # Pretrained files (COCO, ImageNet) carry BatchNorm statistics worth
-        # keeping; a from-scratch checkpoint says it learned its own.
-        self.pretrained_batchnorm = report.pretrained_batchnorm
-        self.weights_normalization = report.normalization or self.weights_normalization
-        configure_batchnorm(self.keras_model, self.normalization)
-        self._predict_function = None
+        # keeping; a from-scratch checkpoint says it learned its own. Both
+        # decide the network's normalization, so it is built for them first.
+        self.pretrained_batchnorm = file_report.pretrained_batchnorm
+        self.weights_normalization = file_report.normalization or self.weights_normalization
+        try:
+            self._build_for(self.norm)
+            report = load_weights_h5(self.keras_model, filepath, by_name=by_name,
+                                     exclude=exclude, inference=self.mode == "inference",
+                                     read=read)
+        except BaseException:
+            self.pretrained_batchnorm, self.weights_normalization = before
+            raise
         # Update the log directory
         self.set_log_dir(filepath if continuing else None)
-        self._optimizer_to_continue = _FRESH_OPTIMIZER
+        self._optimizer_is_current = False
+        self._resume_state = None
         if self.mode == "training" and continuing:
-            state = resume.read_optimizer_state(filepath)
-            if state is None:
+            self._resume_state = resume.read_optimizer_state(filepath)
+            if self._resume_state is None:
                 logger.warning("%s holds no optimizer state (a run keeps it in its newest "
                                "OPTIMIZER_STATE_CHECKPOINTS checkpoints only): training continues "
                                "at epoch %d with a fresh optimizer (no momentum, iteration 0)",
                                filepath, self.epoch)
-            self._optimizer_to_continue = state or _FRESH_OPTIMIZER
             if "mrcnn_data_seed" in report.attrs:
                 self.data_seed = int(report.attrs["mrcnn_data_seed"])
             saved_config = report.attrs.get("mrcnn_config")
@@ -442,14 +515,14 @@ class MaskRCNN:
         learning_rate: float, LearningRateSchedule, or None for the resumed
             state's (else Config.LEARNING_RATE). Returns the one used.
         """
-        state = getattr(self, "_optimizer_to_continue", None)
-        self._optimizer_to_continue = None
-        from_file = isinstance(state, resume.OptimizerState)
-        if state is None:
+        from_file = not self._optimizer_is_current
+        if self._optimizer_is_current:
             state = resume.capture_optimizer_state(
                 getattr(self.keras_model, "optimizer", None), "the previous train() call")
-        elif state == _FRESH_OPTIMIZER:
-            state = None
+        else:
+            state = self._resume_state
+        self._resume_state = None
+        self._optimizer_is_current = True
         if learning_rate is None:
             learning_rate = state.learning_rate() if state else self.config.LEARNING_RATE
         self.compile(learning_rate, self.config.LEARNING_MOMENTUM)
@@ -534,6 +607,8 @@ class MaskRCNN:
 
         # A `layers=` name ("heads", "3+", ...) as the regex it stands for.
         layers = layers_regex(layers, config.BACKBONE)
+        # The config may have changed since the network was built.
+        self._build_for(self.norm)
 
         if augmentation is None and config.AUGMENTATION:
             from mrcnn.data.augmentation import augmentation_from_config
@@ -558,7 +633,6 @@ class MaskRCNN:
                     (train_dataset, val_dataset))
             self._set_checkpoint_path()
             self._log_dir_is_ours = True
-        writes = cluster is None or cluster.is_chief
         shard = cluster.shard if cluster else None
         # The run's data seed and the epoch reached make the image order of a
         # resumed run the uninterrupted run's.
@@ -576,50 +650,13 @@ class MaskRCNN:
         if cluster is None:
             self.prepare_log_dir()
 
-        # Callbacks: the learning rate (and the share of instances that
-        # augmentation lost) are added to the logs before TensorBoard writes them.
-        data_health = SkippedImagesReport({"train": train_generator, "val": val_generator},
-                                          config.MAX_UNREADABLE_IMAGES)
-        callbacks = [
-            # First: a NaN loss stops fit() before any other callback logs it.
-            StopOnNonFiniteLoss(self, train_generator),
-            LearningRateLogger(),
-            data_health,
-            *([AugmentationSummary()] if augmentation is not None else []),
-            *([keras.callbacks.TensorBoard(log_dir=self.log_dir, histogram_freq=0,
-                                           write_graph=False)] if writes else []),
-            EpochCheckpoint(self, self.checkpoint_path, layers=layers, save=writes),
-        ]
-        if self.train_batchnorm and config.BN_STATISTICS_BATCHES and self.normalization == "batch":
-            # Learned statistics are recomputed for the epoch's final weights
-            # before validation and the checkpoint use them.
-            bn_batches = DataGenerator(train_dataset, config, shuffle=True,
-                                       augmentation=augmentation,
-                                       steps=config.BN_STATISTICS_BATCHES, workers=1,
-                                       seed=self.data_seed + 2, initial_epoch=self.epoch)
-            callbacks.insert(0, BatchNormStatisticsCallback(
-                bn_batches, batches=config.BN_STATISTICS_BATCHES,
-                steps_per_epoch=config.STEPS_PER_EPOCH,
-                initialize=config.BATCH_RENORM and self.epoch == 0))
-        if cluster is not None:
-            # After precise BN (first when present), before validation.
-            callbacks.insert(1 if isinstance(callbacks[0], BatchNormStatisticsCallback) else 0,
-                             SameBatchNormStatistics(self.strategy, config.STEPS_PER_EPOCH))
-        if writes:
-            callbacks += self._validation_callbacks(val_dataset)
-            # After the callbacks that add to the logs (learning rate, val_mAP).
-            callbacks.append(TrainingResults(self.log_dir))
-        if custom_callbacks:
-            callbacks += list(custom_callbacks)
-        if cluster is not None:
-            # Last: a worker that stops after an epoch stops them all.
-            callbacks.append(StopTogether(self.strategy, cluster))
+        callbacks, data_health = fit_callbacks(
+            self, train_dataset, val_dataset, train_generator, val_generator,
+            augmentation=augmentation, layers=layers, cluster=cluster,
+            custom_callbacks=custom_callbacks)
 
         # Train
         trainable = self.set_trainable(layers, verbose=0)
-        configure_batchnorm(self.keras_model, self.normalization,
-                            train_statistics=self.train_batchnorm,
-                            batch_renorm=config.BATCH_RENORM)
         learning_rate = self._prepare_optimizer(learning_rate)
         say = inform if verbose else logging.Logger.info
         say(logger, "Starting at epoch %d. LR=%s", self.epoch, learning_rate)
@@ -660,51 +697,20 @@ class MaskRCNN:
         # when a callback stopped training before `epochs`.
         return history
 
-    def _validation_callbacks(self, val_dataset):
-        """COCO evaluation and TensorBoard images of the validation set, as
-        the config asks (EVAL_EVERY_EPOCHS, SAVE_BEST_BY_MAP,
-        TENSORBOARD_IMAGES). They come before user callbacks so that a
-        ModelCheckpoint(monitor="val_mAP") sees the value the same epoch."""
-        from mrcnn.training.callbacks_eval import CocoEvalCallback, TensorBoardImagesCallback
-
-        config = self.config
-        callbacks = []
-        if val_dataset is None:
-            return callbacks
-        if config.EVAL_EVERY_EPOCHS:
-            best = (os.path.join(self.log_dir, f"mask_rcnn_{config.NAME.lower()}_best.h5")
-                    if config.SAVE_BEST_BY_MAP else None)
-            callbacks.append(CocoEvalCallback(
-                val_dataset, self.validation_detector, every_n_epochs=config.EVAL_EVERY_EPOCHS,
-                log_dir=self.log_dir, limit=config.EVAL_LIMIT, best_checkpoint_path=best))
-        if config.TENSORBOARD_IMAGES:
-            image_ids = list(val_dataset.image_ids)[:config.TENSORBOARD_IMAGES]
-            callbacks.append(TensorBoardImagesCallback(
-                val_dataset, self.validation_detector, self.log_dir, image_ids,
-                min_confidence=config.DETECTION_MIN_CONFIDENCE))
-        return callbacks
-
     def validation_detector(self):
         """A `detect` function that uses the training model's current weights:
         an inference model of the same config, built once and refreshed by
         layer name at each call (for evaluation callbacks)."""
-        if getattr(self, "_inference_twin", None) is None:
+        twin = self._inference_twin
+        # The twin loads no file: it normalises as the weights it is given.
+        if twin is None or twin.normalization != self.normalization:
             config = copy.copy(self.config)
             # mAP ranks every detection (as `evaluate` does); the images
             # callback applies DETECTION_MIN_CONFIDENCE itself.
             config.DETECTION_MIN_CONFIDENCE = EVALUATION_MIN_CONFIDENCE
-            self._inference_twin = MaskRCNN("inference", config, self.model_dir)
-        twin = self._inference_twin
-        # The twin loads no file: it normalises as the weights it is given.
-        if twin.normalization != self.normalization:
-            twin.config.NORMALIZATION = self.normalization
-            configure_batchnorm(twin.keras_model, self.normalization)
-            twin._predict_function = None
-        source = {layer.name: layer for layer in self.keras_model.layers if layer.weights}
-        for layer in twin.keras_model.layers:
-            if layer.weights and layer.name in source:
-                for target, value in zip(layer.weights, source[layer.name].weights):
-                    target.assign(value)
+            config.NORMALIZATION = self.normalization
+            twin = self._inference_twin = MaskRCNN("inference", config, self.model_dir)
+        copy_weights_by_name(self.keras_model, twin.keras_model)
         return twin.detect
 
     # ---- inference ------------------------------------------------------------

@@ -30,6 +30,7 @@ import numpy as np
 from mrcnn.backbones import get_backbone, registered_backbones
 from mrcnn.console import inform
 from mrcnn.errors import WeightsFileError
+from mrcnn.normalizations import registered_normalizations
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ class LoadReport:
         recorded = self.attrs.get("mrcnn_normalization")
         if isinstance(recorded, bytes):
             recorded = recorded.decode()
-        if recorded in ("batch", "group"):
+        if recorded in registered_normalizations():
             return recorded
         return "batch" if self.has_bn_conv1 else None
 
@@ -255,25 +256,15 @@ def _root_attrs(h5):
     return out
 
 
-def load_weights_h5(model, path, by_name=True, exclude=None, inference=False):
-    """Load an HDF5 weight file (any of the layouts above) into `model`.
+def read_weights_file(path):
+    """Read a weight file (any of the layouts above) without a model.
 
-    model: a keras.Model with matterport layer names.
-    by_name: take the layers that fit and leave the others at their initial
-        values. Without it the file must fit the whole model (every layer with
-        weights present, same shapes) or a ValueError says what does not; then
-        nothing is loaded.
-    exclude: layer names to skip (matterport's fine-tuning idiom).
-    inference: the model predicts (not trains): class heads skipped for
-        another class count are then a warning, not information.
-
-    Layers whose shapes differ are never loaded: when the file's class count
-    differs from the model's, the class-specific heads (CLASS_HEADS) are
-    skipped with the reason logged; other mismatches are skipped with one
-    warning. Returns a LoadReport; its summary is logged.
+    Returns (stored, report): stored is {layer name: [(weight name,
+    np.ndarray)]} under matterport's layer names; report a LoadReport with
+    what the file says of itself (layout, attrs, class count, BatchNorm),
+    nothing loaded yet. Raises WeightsFileError for a damaged file.
     """
     path = os.fspath(path)
-    exclude = set(exclude or [])
     with open_weights_file(path) as h5:
         try:
             stored = read_layer_weights(h5)
@@ -286,6 +277,30 @@ def load_weights_h5(model, path, by_name=True, exclude=None, inference=False):
         stored = _rename_keras_applications(stored)
     report.has_bn_conv1 = "bn_conv1" in stored
     report.file_num_classes = file_num_classes(stored)
+    return stored, report
+
+
+def load_weights_h5(model, path, by_name=True, exclude=None, inference=False, read=None):
+    """Load an HDF5 weight file (any of the layouts above) into `model`.
+
+    model: a keras.Model with matterport layer names.
+    by_name: take the layers that fit and leave the others at their initial
+        values. Without it the file must fit the whole model (every layer with
+        weights present, same shapes) or a ValueError says what does not; then
+        nothing is loaded.
+    exclude: layer names to skip (matterport's fine-tuning idiom).
+    inference: the model predicts (not trains): class heads skipped for
+        another class count are then a warning, not information.
+    read: read_weights_file(path)'s result, when already read.
+
+    Layers whose shapes differ are never loaded: when the file's class count
+    differs from the model's, the class-specific heads (CLASS_HEADS) are
+    skipped with the reason logged; other mismatches are skipped with one
+    warning. Returns a LoadReport; its summary is logged.
+    """
+    path = os.fspath(path)
+    exclude = set(exclude or [])
+    stored, report = read if read is not None else read_weights_file(path)
     model_classes = _model_num_classes(model)
     class_mismatch = (report.file_num_classes is not None and model_classes is not None
                       and report.file_num_classes != model_classes)
@@ -332,6 +347,21 @@ def load_weights_h5(model, path, by_name=True, exclude=None, inference=False):
     report.loaded = [v.path for v, _ in assignments]
     _log_report(report, inference=inference)
     return report
+
+
+def copy_weights_by_name(source, target):
+    """Assign the weights of `source`'s layers to `target`'s layers of the
+    same names (two builds of one network: training and inference, or
+    before and after a change of normalization). Returns the number of
+    layers copied."""
+    layers = {layer.name: layer for layer in source.layers if layer.weights}
+    copied = 0
+    for layer in target.layers:
+        if layer.weights and layer.name in layers:
+            for variable, value in zip(layer.weights, layers[layer.name].weights):
+                variable.assign(value)
+            copied += 1
+    return copied
 
 
 @contextlib.contextmanager

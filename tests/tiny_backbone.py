@@ -15,7 +15,7 @@ package would declare it.
 from keras import layers
 
 from mrcnn.backbones import register_backbone
-from mrcnn.modeling.normalization import BatchNorm
+from mrcnn.normalizations import as_norm
 
 NAME = "tiny"
 CHANNELS = (8, 16, 16, 32, 32)
@@ -24,14 +24,16 @@ STAGE_LAYERS = [("conv1", "bn_conv1")] + [(f"res{s}a_branch2a", f"bn{s}a_branch2
                                           for s in range(2, 6)]
 
 
-def tiny_backbone(input_image, stage5=True, train_bn=True):
+def tiny_backbone(input_image, stage5=True, train_bn=True, norm=None):
     """input_image: float32 [batch, H, W, 3] -> [C1..C5], float32
-    [batch, H / 2**k, W / 2**k, CHANNELS[k-1]] for k = 1..5."""
+    [batch, H / 2**k, W / 2**k, CHANNELS[k-1]] for k = 1..5. norm: the
+    network's normalization (a factory of layers by name)."""
+    norm = as_norm(norm, train_bn)
     outputs = []
     x = input_image
-    for (conv, norm), channels in zip(STAGE_LAYERS, CHANNELS):
+    for (conv, norm_name), channels in zip(STAGE_LAYERS, CHANNELS):
         x = layers.Conv2D(channels, 3, strides=2, padding="same", name=conv)(x)
-        x = BatchNorm(name=norm, train_statistics=train_bn)(x)
+        x = norm(norm_name)(x)
         x = layers.Activation("relu")(x)
         outputs.append(x)
     if not stage5:

@@ -7,7 +7,6 @@ any TensorFlow program.
 import os
 
 from mrcnn.commands import UsageError
-from mrcnn.commands.project import class_names_of
 from mrcnn.commands.session import configure, load_model
 
 
@@ -26,7 +25,7 @@ def run_export(args, project):
                          "coco or a checkpoint file")
     config, path, _ = configure(project, args, "inference")
     config.validate()
-    class_names = class_names_of(config)
+    class_names = config.class_names()
     model, _ = load_model("inference", config, args, path)
     try:
         written = export_saved_model(model, out, class_names, overwrite=args.overwrite,

@@ -35,7 +35,6 @@ import sys
 from mrcnn.coco_eval import result_instances, results_to_coco, write_coco_results
 from mrcnn.commands import UsageError
 from mrcnn.commands.labelme import labelme_document, write_labelme
-from mrcnn.commands.project import class_names_of
 from mrcnn.commands.session import configure, load_exported, load_model
 from mrcnn.commands.video import VideoFrames, transform_video
 from mrcnn.data.dataset import Dataset
@@ -159,7 +158,7 @@ def model_loader(args, project):
     args.weights = args.weights or "last"
     config, path, _ = configure(project, args, "inference")
     config.validate()
-    return class_names_of(config), lambda: load_model("inference", config, args, path)[0]
+    return config.class_names(), lambda: load_model("inference", config, args, path)[0]
 
 
 def _detect(model, image, keep):

@@ -188,12 +188,3 @@ def reconcile_classes(config, class_names):
             f"{names} (+ BG = {len(names) + 1}); set NUM_CLASSES in the config or "
             f"--set NUM_CLASSES={len(names) + 1}")
     return config
-
-
-def class_names_of(config):
-    """["BG", ...] for naming detections: CLASS_NAMES, else "class <id>"."""
-    if config.CLASS_NAMES:
-        return ["BG"] + [str(n) for n in config.CLASS_NAMES]
-    logger.warning("CLASS_NAMES is not set (weights without a saved config?): detections are "
-                   "named 'class <id>'; --set CLASS_NAMES=[a,b] names them")
-    return ["BG"] + [f"class {i}" for i in range(1, int(config.NUM_CLASSES))]

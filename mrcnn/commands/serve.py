@@ -6,7 +6,6 @@ import logging
 import numpy as np
 
 from mrcnn.commands import UsageError
-from mrcnn.commands.project import class_names_of
 from mrcnn.commands.session import configure, load_exported, load_model
 
 logger = logging.getLogger("mrcnn.serving")
@@ -23,7 +22,7 @@ def _predictor(args, project):
     config, path, _ = configure(project, args, "inference")
     config.validate()
     model, _ = load_model("inference", config, args, path)
-    return CheckpointPredictor(model, class_names_of(config), path=path or args.weights), \
+    return CheckpointPredictor(model, config.class_names(), path=path or args.weights), \
         f"checkpoint {path or args.weights}"
 
 

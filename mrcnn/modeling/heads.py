@@ -9,9 +9,9 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from mrcnn.modeling.normalization import BatchNorm
 from mrcnn.modeling.precision import FLOAT32, Float32Layer
 from mrcnn.modeling.roi_align import PyramidROIAlign
+from mrcnn.normalizations import as_norm
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
@@ -92,7 +92,7 @@ class ExpandRois(Float32Layer):
 
 
 def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size, num_classes,
-                         train_bn=True, fc_layers_size=1024, roi_valid=None):
+                         train_bn=True, fc_layers_size=1024, roi_valid=None, norm=None):
     """Builds the computation graph of the feature pyramid network classifier
     and regressor heads.
 
@@ -103,13 +103,16 @@ def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size, num_classes,
     image_meta: [batch, (meta data)] Image details. See compose_image_meta()
     pool_size: The width of the square feature map generated from ROI Pooling.
     num_classes: number of classes, which determines the depth of the results
-    train_bn: Boolean. Train or freeze Batch Norm layers
+    train_bn: without `norm`, whether its BatchNorm layers learn statistics
+        (matterport's signature).
     fc_layers_size: Size of the 2 FC layers
     roi_valid: optional bool [batch, num_rois]: run the head only on these
         ROIs (the real proposals at inference; the zero padding gets zero
         logits, probabilities and deltas). The first FC layer costs
         12.8 MMAC per ROI, and on small images or with a trained RPN far
         fewer than POST_NMS_ROIS_INFERENCE proposals survive NMS.
+    norm: the factory of its normalization layers, callable(layer name) ->
+        layer (an mrcnn.normalizations.Normalization); None: BatchNorm.
 
     Returns:
         logits: float32 [batch, num_rois, NUM_CLASSES] classifier logits (before softmax)
@@ -117,6 +120,7 @@ def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size, num_classes,
         bbox_deltas: float32 [batch, num_rois, NUM_CLASSES, (dy, dx, log(dh), log(dw))]
                      Deltas to apply to proposal boxes
     """
+    norm = as_norm(norm, train_bn)
     num_rois = rois.shape[1]
     # ROI Pooling
     # Shape: [batch, num_rois, POOL_SIZE, POOL_SIZE, channels]
@@ -128,10 +132,10 @@ def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size, num_classes,
     # Two 1024 FC layers (implemented with Conv2D for consistency)
     x = layers.Conv2D(fc_layers_size, (pool_size, pool_size), padding="valid",
                       name="mrcnn_class_conv1")(x)
-    x = BatchNorm(name="mrcnn_class_bn1", train_statistics=train_bn)(x)
+    x = norm("mrcnn_class_bn1")(x)
     x = layers.Activation("relu")(x)
     x = layers.Conv2D(fc_layers_size, (1, 1), name="mrcnn_class_conv2")(x)
-    x = BatchNorm(name="mrcnn_class_bn2", train_statistics=train_bn)(x)
+    x = norm("mrcnn_class_bn2")(x)
     x = layers.Activation("relu")(x)
 
     shared = layers.Reshape((fc_layers_size,), name="pool_squeeze")(x)
@@ -167,7 +171,7 @@ def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size, num_classes,
 
 
 def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size, num_classes, train_bn=True,
-                         roi_valid=None, conv_channels=256):
+                         roi_valid=None, conv_channels=256, norm=None):
     """Builds the computation graph of the mask head of Feature Pyramid Network.
 
     rois: [batch, num_rois, (y1, x1, y2, x2)] Proposal boxes in normalized
@@ -177,7 +181,8 @@ def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size, num_classes,
     image_meta: [batch, (meta data)] Image details. See compose_image_meta()
     pool_size: The width of the square feature map generated from ROI Pooling.
     num_classes: number of classes, which determines the depth of the results
-    train_bn: Boolean. Train or freeze Batch Norm layers
+    train_bn: without `norm`, whether its BatchNorm layers learn statistics
+        (matterport's signature).
     roi_valid: optional bool [batch, num_rois]: run the convolutions only on
         these ROIs (the real detections at inference; the others, padding,
         get zeros). The mask head is the costliest stage of inference
@@ -185,11 +190,13 @@ def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size, num_classes,
         DETECTION_MAX_INSTANCES slots.
     conv_channels: channels of the four convolutions and the deconvolution
         (Config.MASK_HEAD_CONV_CHANNELS; matterport's 256).
+    norm: as for fpn_classifier_graph.
 
     Returns: mask logits, float32
         [batch, num_rois, MASK_POOL_SIZE * 2, MASK_POOL_SIZE * 2, NUM_CLASSES];
         apply a sigmoid for probabilities.
     """
+    norm = as_norm(norm, train_bn)
     num_rois = rois.shape[1]
     # ROI Pooling
     # Shape: [batch, num_rois, MASK_POOL_SIZE, MASK_POOL_SIZE, channels]
@@ -202,7 +209,7 @@ def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size, num_classes,
     # Conv layers
     for i in range(1, 5):
         x = layers.Conv2D(conv_channels, (3, 3), padding="same", name=f"mrcnn_mask_conv{i}")(x)
-        x = BatchNorm(name=f"mrcnn_mask_bn{i}", train_statistics=train_bn)(x)
+        x = norm(f"mrcnn_mask_bn{i}")(x)
         x = layers.Activation("relu")(x)
 
     x = layers.Conv2DTranspose(conv_channels, (2, 2), strides=2, activation="relu",

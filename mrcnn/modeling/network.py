@@ -41,11 +41,11 @@ def input_image_shape(config, mode):
     return (None, None, channels)
 
 
-def _shared_graph(config, mode, train_bn):
+def _shared_graph(config, mode, norm):
     shape = input_image_shape(config, mode)
     input_image = keras.Input(shape=shape, name="input_image")
     input_image_meta = keras.Input(shape=(config.IMAGE_META_SIZE,), name="input_image_meta")
-    rpn_feature_maps, mrcnn_feature_maps = build_backbone(input_image, config, train_bn=train_bn)
+    rpn_feature_maps, mrcnn_feature_maps = build_backbone(input_image, config, norm)
     anchors_per_location = len(config.RPN_ANCHOR_RATIOS)
     rpn_class_logits, rpn_class, rpn_bbox = rpn_graph(
         rpn_feature_maps, anchors_per_location, config.RPN_ANCHOR_STRIDE,
@@ -60,8 +60,10 @@ def _shared_graph(config, mode, train_bn):
             rpn_class_logits, rpn_class, rpn_bbox, rpn_rois)
 
 
-def build_training_graph(config, train_bn=True):
+def build_training_graph(config, norm):
     """The training graph.
+
+    norm: its normalization (an mrcnn.normalizations.Normalization).
 
     Returns (inputs, outputs), dicts of KerasTensors:
       inputs: input_image, input_image_meta, input_rpn_match, input_rpn_bbox,
@@ -76,7 +78,7 @@ def build_training_graph(config, train_bn=True):
         T = TRAIN_ROIS_PER_IMAGE, P = int(T * ROI_POSITIVE_RATIO).
     """
     (input_image, input_image_meta, mrcnn_feature_maps,
-     rpn_class_logits, rpn_class, rpn_bbox, rpn_rois) = _shared_graph(config, "training", train_bn)
+     rpn_class_logits, rpn_class, rpn_bbox, rpn_rois) = _shared_graph(config, "training", norm)
 
     input_rpn_match = keras.Input(shape=(None, 1), name="input_rpn_match", dtype="int32")
     input_rpn_bbox = keras.Input(shape=(None, 4), name="input_rpn_bbox", dtype="float32")
@@ -95,7 +97,7 @@ def build_training_graph(config, train_bn=True):
 
     mrcnn_class_logits, mrcnn_class, mrcnn_bbox = fpn_classifier_graph(
         rois, mrcnn_feature_maps, input_image_meta, config.POOL_SIZE, config.NUM_CLASSES,
-        train_bn=train_bn, fc_layers_size=config.FPN_CLASSIF_FC_LAYERS_SIZE)
+        fc_layers_size=config.FPN_CLASSIF_FC_LAYERS_SIZE, norm=norm)
     # Only positive ROIs train the mask head, and the target layer puts them
     # first, at most int(TRAIN_ROIS_PER_IMAGE * ROI_POSITIVE_RATIO) of them:
     # running the mask head on those slots alone gives the same loss for a
@@ -104,7 +106,7 @@ def build_training_graph(config, train_bn=True):
     mask_rois = rois[:, :mask_slots]
     mrcnn_mask_logits = build_fpn_mask_graph(
         mask_rois, mrcnn_feature_maps, input_image_meta, config.MASK_POOL_SIZE,
-        config.NUM_CLASSES, train_bn=train_bn, conv_channels=config.MASK_HEAD_CONV_CHANNELS)
+        config.NUM_CLASSES, conv_channels=config.MASK_HEAD_CONV_CHANNELS, norm=norm)
 
     inputs = {
         "input_image": input_image,
@@ -132,8 +134,11 @@ def build_training_graph(config, train_bn=True):
     return inputs, outputs
 
 
-def build_inference_graph(config):
+def build_inference_graph(config, norm):
     """The inference graph.
+
+    norm: its normalization (an mrcnn.normalizations.Normalization; an
+        inference graph's statistics are never learned).
 
     Returns (inputs, outputs):
       inputs: dict with input_image [B, H, W, C] float32 molded and
@@ -144,7 +149,7 @@ def build_inference_graph(config):
         probabilities for the detections, rpn_rois, rpn_class, rpn_bbox.
     """
     (input_image, input_image_meta, mrcnn_feature_maps,
-     _, rpn_class, rpn_bbox, rpn_rois) = _shared_graph(config, "inference", train_bn=False)
+     _, rpn_class, rpn_bbox, rpn_rois) = _shared_graph(config, "inference", norm)
 
     # Network Heads
     # Proposal classifier and BBox regressor heads
@@ -152,8 +157,7 @@ def build_inference_graph(config):
     proposal_valid = keras.ops.any(keras.ops.not_equal(rpn_rois, 0.0), axis=-1)
     _, mrcnn_class, mrcnn_bbox = fpn_classifier_graph(
         rpn_rois, mrcnn_feature_maps, input_image_meta, config.POOL_SIZE, config.NUM_CLASSES,
-        train_bn=False, fc_layers_size=config.FPN_CLASSIF_FC_LAYERS_SIZE,
-        roi_valid=proposal_valid)
+        fc_layers_size=config.FPN_CLASSIF_FC_LAYERS_SIZE, roi_valid=proposal_valid, norm=norm)
 
     # Detections
     # output is [batch, num_detections, (y1, x1, y2, x2, class_id, score)] in
@@ -167,8 +171,8 @@ def build_inference_graph(config):
     detection_valid = detections[..., 4] > 0
     mrcnn_mask_logits = build_fpn_mask_graph(
         detection_boxes, mrcnn_feature_maps, input_image_meta, config.MASK_POOL_SIZE,
-        config.NUM_CLASSES, train_bn=False, roi_valid=detection_valid,
-        conv_channels=config.MASK_HEAD_CONV_CHANNELS)
+        config.NUM_CLASSES, roi_valid=detection_valid,
+        conv_channels=config.MASK_HEAD_CONV_CHANNELS, norm=norm)
     mrcnn_mask = layers.Activation("sigmoid", name="mrcnn_mask_probs", dtype=FLOAT32)(
         mrcnn_mask_logits)
 

@@ -119,12 +119,11 @@ def load_checkpoint_predictor(config, weights_path, logs=None, class_names=None)
     weights_path: an .h5 file (checkpoint, matterport's file).
     class_names: ["BG", ...]; default: from config.CLASS_NAMES.
     """
-    from mrcnn.commands.project import class_names_of
     from mrcnn.model import MaskRCNN
 
     model = MaskRCNN(mode="inference", config=config, model_dir=logs or os.getcwd())
     model.load_weights(weights_path, by_name=True)
-    return CheckpointPredictor(model, class_names or class_names_of(config), path=weights_path)
+    return CheckpointPredictor(model, class_names or config.class_names(), path=weights_path)
 
 
 def load_predictor(model_dir=None, weights=None, config=None, logs=None):

@@ -9,24 +9,21 @@ above the training ones (measured: docs/normalization.md). Averaging the
 batch statistics of a few batches with the weights frozen gives statistics
 that belong to these weights.
 """
-import contextlib
 import logging
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from mrcnn.modeling.normalization import BatchNorm
+from mrcnn.modeling.normalization import batch_statistics_only, learning_statistics
 
 logger = logging.getLogger(__name__)
 
 
 def learning_batchnorm_layers(keras_model):
-    """The BatchNorm layers whose statistics are being learned (GroupNorm
-    layers have none)."""
-    return [layer for layer in keras_model.layers
-            if isinstance(layer, BatchNorm) and layer.train_statistics and layer.trainable
-            and not layer.groups]
+    """The layers of `keras_model` whose BatchNorm statistics are being
+    learned (frozen BatchNorm and GroupNorm layers have none)."""
+    return [layer for layer in keras_model.layers if learning_statistics(layer)]
 
 
 class BatchNormStatistics:
@@ -51,26 +48,15 @@ class BatchNormStatistics:
 
         @tf.function(reduce_retracing=True)
         def moments(batch):
-            features = probe([batch[name] for name in input_names], training=True)
+            # Batch Renormalization off: the statistics measured must not
+            # depend on the moving statistics being replaced.
+            with batch_statistics_only():
+                features = probe([batch[name] for name in input_names], training=True)
             if not isinstance(features, (list, tuple)):
                 features = [features]
             return [tf.nn.moments(x, axes) for x, axes in zip(features, axes_by_layer)]
 
         self._moments = moments
-
-    @contextlib.contextmanager
-    def _plain_batchnorm(self):
-        """Batch statistics throughout the probe, Batch Renormalization off:
-        the statistics it measures must not depend on the moving statistics
-        being replaced (the flag is read when the probe is traced)."""
-        renorm = [layer.batch_renorm for layer in self.layers]
-        for layer in self.layers:
-            layer.batch_renorm = False
-        try:
-            yield
-        finally:
-            for layer, value in zip(self.layers, renorm):
-                layer.batch_renorm = value
 
     def update(self, batches):
         """Set each layer's moving mean and variance to the average of the
@@ -83,8 +69,7 @@ class BatchNormStatistics:
         sums = None
         count = 0
         for batch in batches:
-            with self._plain_batchnorm():
-                stats = self._moments({k: tf.convert_to_tensor(v) for k, v in batch.items()})
+            stats = self._moments({k: tf.convert_to_tensor(v) for k, v in batch.items()})
             values = [(m.numpy().astype(np.float64), v.numpy().astype(np.float64))
                       for m, v in stats]
             if sums is None:

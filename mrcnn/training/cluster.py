@@ -41,6 +41,7 @@ import tensorflow as tf
 import yaml
 
 from mrcnn.console import inform
+from mrcnn.modeling.normalization import learning_statistics
 
 logger = logging.getLogger(__name__)
 
@@ -359,10 +360,9 @@ def learned_statistics(keras_model):
     training."""
     variables = []
     for layer in keras_model.layers:
-        while isinstance(layer, keras.layers.TimeDistributed):
-            layer = layer.layer
-        if (isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
-                and getattr(layer, "train_statistics", True) and not getattr(layer, "groups", 0)):
+        if learning_statistics(layer):
+            while isinstance(layer, keras.layers.TimeDistributed):
+                layer = layer.layer
             variables += [layer.moving_mean, layer.moving_variance]
     return variables
 

@@ -55,12 +55,9 @@ def test_recomputed_statistics_equal_the_average_batch_statistics(tmp_path):
 
 
 def test_frozen_statistics_are_left_alone(tmp_path):
-    from mrcnn.modeling.backbone import configure_batchnorm
-
     config = BatchNormTinyConfig()
     config.TRAIN_BN = False
     model = modellib.MaskRCNN("training", config, str(tmp_path))
-    configure_batchnorm(model.keras_model, train_statistics=model.train_batchnorm)
     statistics = BatchNormStatistics(model.keras_model)
     assert statistics.layers == []
     assert statistics.update([]) == 0
