@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
+from mrcnn.drawing import class_colors, draw_instances, side_by_side
 from mrcnn.evaluation import confusion_errors
-from mrcnn.visualize import class_colors, draw_instances, side_by_side
 
 # Colours of the "all classes" curve and of the AP / AP50 bars (RGB 0-255).
 ALL_CLASSES_RGB = (0, 0, 0)

@@ -179,7 +179,7 @@ def predict_images(args, project):
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from mrcnn.visualize import draw_instances
+    from mrcnn.drawing import draw_instances
 
     files = list_images(args.images)
     stem_of = dict(zip(files, _stems(files)))
@@ -253,7 +253,7 @@ def frame_detections(result, class_names):
 
 def predict_video(args, project):
     """--video: <out>/<stem>.mp4 drawn and <out>/<stem>.jsonl. Returns 0."""
-    from mrcnn.visualize import draw_instances
+    from mrcnn.drawing import draw_instances
 
     if args.format == "labelme":
         raise UsageError("--format labelme: LabelMe JSONs are written for --images only; "

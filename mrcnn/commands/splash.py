@@ -13,7 +13,7 @@ import os
 from mrcnn.commands import UsageError
 from mrcnn.commands.session import configure, load_model
 from mrcnn.commands.video import VideoFrames, container_of, transform_video
-from mrcnn.visualize import color_splash
+from mrcnn.drawing import color_splash
 
 
 def default_output(extension):

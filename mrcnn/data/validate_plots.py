@@ -4,7 +4,7 @@ against the anchors, and a grid of annotated samples as training sees them
 
 Figures use matplotlib's object-oriented API (Figure + FigureCanvasAgg,
 never pyplot); the sample grid is drawn with NumPy and Pillow
-(`mrcnn.visualize.draw_instances`).
+(`mrcnn.drawing.draw_instances`).
 """
 import os
 
@@ -167,7 +167,7 @@ def _reduced_view(image, masks, config, max_side):
 
 def _tile(dataset, image, masks, class_ids):
     """The instances drawn on the image: masks, outlines, boxes, class names."""
-    from mrcnn.visualize import draw_instances
+    from mrcnn.drawing import draw_instances
 
     kept = masks.any(axis=(0, 1))
     masks, class_ids = masks[..., kept], class_ids[kept]

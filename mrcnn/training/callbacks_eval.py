@@ -30,7 +30,7 @@ import numpy as np
 
 from mrcnn.boxes import extract_bboxes
 from mrcnn.coco_eval import evaluate_coco, normalize_iou_types, run_detection, select_image_ids
-from mrcnn.visualize import draw_instances, side_by_side
+from mrcnn.drawing import draw_instances, side_by_side
 
 logger = logging.getLogger(__name__)
 
