@@ -19,6 +19,7 @@ from mrcnn.commands.project import reconcile_classes
 from mrcnn.commands.session import backbone_loaded, check_continuation, configure, load_model
 from mrcnn.training import schedule as schedules
 from mrcnn.training.checkpoints import list_checkpoints
+from mrcnn.training.interrupts import InterruptGuard
 
 logger = logging.getLogger(__name__)
 
@@ -121,13 +122,15 @@ def _train(args, project, cluster):
           "folder after each epoch)")
     start = time.time()
     try:
-        for stage in stages:
-            if model.epoch >= stage.end_epoch:
-                continue
-            model.train(parts["train"], parts.get("val"), learning_rate=stage.learning_rate,
-                        epochs=stage.end_epoch, layers=stage.layers,
-                        # The layer list (hundreds of lines) with --verbose only.
-                        verbose=1 if args.verbose else 0)
+        with InterruptGuard() as interrupts:
+            for stage in stages:
+                if model.epoch >= stage.end_epoch:
+                    continue
+                model.train(parts["train"], parts.get("val"), learning_rate=stage.learning_rate,
+                            epochs=stage.end_epoch, layers=stage.layers,
+                            custom_callbacks=[interrupts],
+                            # The layer list (hundreds of lines) with --verbose only.
+                            verbose=1 if args.verbose else 0)
     except KeyboardInterrupt:
         return report_interrupt(model, args, project)
     print(f"Trained to epoch {model.epoch} in {time.time() - start:.0f} s; checkpoints in "
