@@ -69,7 +69,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--dtype-policy", choices=["float32", "mixed_bfloat16"],
+    parser.add_argument("--dtype-policy", choices=["auto", "float32", "mixed_bfloat16"],
                         default="float32", help="Config.DTYPE_POLICY")
     parser.add_argument("--rpn-channels", type=int, default=512, help="Config.RPN_CONV_CHANNELS")
     args = parser.parse_args(argv)

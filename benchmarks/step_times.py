@@ -91,10 +91,9 @@ def maximise_detections(model):
         layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
 
 
-def synthetic_batch(config, rng):
-    """One molded training batch with three box instances."""
+def synthetic_dataset(config, rng):
+    """A one-image dataset: random pixels and three box instances."""
     from mrcnn import utils
-    from mrcnn.data.pipeline import DataGenerator
 
     size = int(config.IMAGE_MAX_DIM)
 
@@ -114,7 +113,48 @@ def synthetic_batch(config, rng):
         dataset.add_class("bench", c, f"c{c}")
     dataset.add_image("bench", 0, None, height=size, width=size)
     dataset.prepare()
+    return dataset
+
+
+def synthetic_batch(config, rng):
+    """One molded training batch of synthetic_dataset, and its image."""
+    from mrcnn.data.pipeline import DataGenerator
+
+    dataset = synthetic_dataset(config, rng)
     return DataGenerator(dataset, config, workers=1)[0], dataset.load_image(0)
+
+
+def resident_bytes():
+    """This process's resident memory now (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def peak_resident(fn, interval=0.005):
+    """The highest resident memory of this process while fn() runs, in
+    bytes, sampled every `interval` seconds by a thread (after a warm-up
+    call, so tracing's memory is not counted as the step's)."""
+    import threading
+
+    peak = [resident_bytes()]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], resident_bytes())
+            done.wait(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        thread.join()
+    return max(peak[0], resident_bytes())
 
 
 def time_calls(fn, repeats):
@@ -131,7 +171,7 @@ def time_mrcnn(size, repeats, rng, variant, accumulations=(1,)):
     """variant: keyword arguments of `benchmark_config` besides the size.
     accumulations: Config.GRADIENT_ACCUMULATION_STEPS values k to time.
     Returns ({k: seconds of one update, k steps}, inference seconds,
-    detections)."""
+    detections, peak resident bytes of the process during a training step)."""
     import tensorflow as tf
 
     import mrcnn.model as modellib
@@ -147,13 +187,14 @@ def time_mrcnn(size, repeats, rng, variant, accumulations=(1,)):
         keras_model.optimizer.build(keras_model.trainable_variables)
         step = tf.function(keras_model.train_step)
         train_times[k] = time_calls(lambda: [step(batch) for _ in range(k)], repeats)
+    train_memory = peak_resident(lambda: step(batch))
     del model, keras_model
 
     inference = modellib.MaskRCNN("inference", config, "/tmp/mrcnn-bench")
     maximise_detections(inference)
     infer_time = time_calls(lambda: inference.detect([image]), repeats)
     detections = len(inference.detect([image])[0]["class_ids"])
-    return train_times, infer_time, detections
+    return train_times, infer_time, detections, train_memory
 
 
 def time_torchvision(size, repeats, rng):
@@ -161,7 +202,7 @@ def time_torchvision(size, repeats, rng):
         import torch
         import torchvision
     except ImportError:
-        return None, None, None
+        return None, None, None, None
     torch.set_num_threads(os.cpu_count() or 1)
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
         weights=None, weights_backbone=None, num_classes=4, min_size=size, max_size=size,
@@ -190,17 +231,20 @@ def time_torchvision(size, repeats, rng):
         with torch.no_grad():
             return model([image])
 
-    train_time, infer_time = time_calls(train_step, repeats), time_calls(infer, repeats)
-    return train_time, infer_time, len(infer()[0]["boxes"])
+    train_time = time_calls(train_step, repeats)
+    train_memory = peak_resident(train_step)
+    infer_time = time_calls(infer, repeats)
+    return train_time, infer_time, len(infer()[0]["boxes"]), train_memory
 
 
-def torchvision_in_subprocess(sizes, repeats):
-    """{str(size): (train s, inference s, detections)} from a child process, {} when
-    torch is not installed or the child fails."""
+def torchvision_in_subprocess(sizes, repeats, python=None):
+    """{str(size): (train s, inference s, detections, train peak bytes)} from
+    a child process of `python` (default: this one), {} when torch is not
+    installed there or the child fails."""
     import json
     import subprocess
 
-    cmd = [sys.executable, os.path.abspath(__file__), "--torch-only", "--repeats", str(repeats),
+    cmd = [python or sys.executable, os.path.abspath(__file__), "--torch-only", "--repeats", str(repeats),
            "--sizes"] + [str(s) for s in sizes]
     result = subprocess.run(cmd, capture_output=True, text=True)
     lines = result.stdout.strip().splitlines()
@@ -219,7 +263,7 @@ def main(argv=None):
                         default=["batch"], help="mrcnn's normalisation(s): batch (as when "
                         "fine-tuning pretrained weights; the default) and/or group (from scratch)")
     parser.add_argument("--dtype-policy", nargs="+",
-                        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+                        choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
                         default=["float32", "mixed_bfloat16"],
                         help="mrcnn's Config.DTYPE_POLICY value(s) to time (mixed_float16: "
                         "slow on CPUs, which have no float16 arithmetic)")
@@ -228,6 +272,9 @@ def main(argv=None):
                         "training time is that of one update (k steps of one image)")
     parser.add_argument("--rpn-channels", type=int, nargs="+", default=[512],
                         help="mrcnn's Config.RPN_CONV_CHANNELS value(s) to time")
+    parser.add_argument("--torch-python", default=None,
+                        help="a Python with torch and torchvision, e.g. a venv's "
+                        "(default: this one)")
     parser.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
@@ -238,19 +285,20 @@ def main(argv=None):
         return None
     # torch and TensorFlow in one process crash here (both bring their own
     # oneDNN): torchvision is timed in a child process of the same run.
-    torch_times = {} if args.no_torch else torchvision_in_subprocess(args.sizes, args.repeats)
+    torch_times = ({} if args.no_torch
+                   else torchvision_in_subprocess(args.sizes, args.repeats, args.torch_python))
     rows = []
     for size in args.sizes:
-        tv_train, tv_infer, tv_detections = torch_times.get(str(size), (None, None, None))
+        tv_train, tv_infer, tv_detections, tv_memory = torch_times.get(str(size), (None,) * 4)
         for normalization, policy, rpn_channels in itertools.product(
                 args.normalization, args.dtype_policy, args.rpn_channels):
             variant = dict(normalization=normalization, dtype_policy=policy,
                            rpn_channels=rpn_channels)
-            trains, infer, detections = time_mrcnn(size, args.repeats, rng, variant,
-                                                   args.accumulation)
+            trains, infer, detections, memory = time_mrcnn(size, args.repeats, rng, variant,
+                                                           args.accumulation)
             for k, train in trains.items():
                 rows.append((size, normalization, policy, rpn_channels, k, train, infer,
-                             tv_train, tv_infer, detections, tv_detections))
+                             tv_train, tv_infer, detections, tv_detections, memory, tv_memory))
             print(f"done {size} {variant}", file=sys.stderr, flush=True)
 
     def fmt(v):
@@ -265,16 +313,23 @@ def main(argv=None):
     # torchvision runs in float32 throughout.
     # With accumulation k the mrcnn train column is one update (k steps of
     # one image); torchvision's is always one step.
+    def gib(v):
+        return "—" if not v else f"{v / 2 ** 30:.2f} GiB"
+
+    # Memory: the process's peak resident set during one training step
+    # (runtime, weights, optimizer state and activations together).
     print("\n| size | mrcnn norm | mrcnn dtype policy | mrcnn RPN channels | "
           "mrcnn accumulation | mrcnn train (one update) | torchvision train step | ratio | "
-          "mrcnn inference | torchvision inference | ratio | detections (mrcnn / tv) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "mrcnn inference | torchvision inference | ratio | detections (mrcnn / tv) | "
+          "training peak memory (mrcnn / tv) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (size, normalization, policy, rpn_channels, k, train, infer, tv_train, tv_infer,
-         detections, tv_detections) in rows:
+         detections, tv_detections, memory, tv_memory) in rows:
         print(f"| {size}² | {normalization} | {policy} | {rpn_channels} | {k} | {fmt(train)} | "
               f"{fmt(tv_train)} | {ratio(train, tv_train)} | "
               f"{fmt(infer)} | {fmt(tv_infer)} | {ratio(infer, tv_infer)} | "
-              f"{detections} / {'—' if tv_detections is None else tv_detections} |")
+              f"{detections} / {'—' if tv_detections is None else tv_detections} | "
+              f"{gib(memory)} / {gib(tv_memory)} |")
     if "mixed_float16" in args.dtype_policy:
         print("\nmixed_float16: CPUs have no float16 arithmetic (TensorFlow's CPU kernels "
               "convert to float32 and back), so on a CPU it is slower than float32; it is "

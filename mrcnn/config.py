@@ -14,7 +14,7 @@ from mrcnn.normalizations import registered_normalizations
 
 RESIZE_MODES = ("square", "pad64", "crop", "none")
 OPTIMIZERS = ("SGD", "Adam")
-DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+DTYPE_POLICIES = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
               "mrcnn_bbox_loss", "mrcnn_mask_loss")
 DERIVED_FIELDS = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
@@ -361,17 +361,19 @@ class Config:
     # (docs/normalization.md).
     BATCH_RENORM = False
 
-    # Keras dtype policy of the network: "float32", or "mixed_bfloat16" /
-    # "mixed_float16" to compute the convolutions and dense layers in
-    # bfloat16 / float16 (variables, checkpoints, boxes, NMS and every output
-    # stay float32; see mrcnn/modeling/precision.py). Weights trained under
-    # any policy load under the others. mixed_float16 trains with dynamic
-    # loss scaling; it is for GPUs: CPUs have no float16 arithmetic and run
-    # it slower than float32. bfloat16 is faster on CPUs with bfloat16
-    # instructions (such as AVX-512 BF16); CPUs without them emulate it,
-    # hence the float32 default. Measured speed and accuracy:
-    # docs/mixed-precision.md.
-    DTYPE_POLICY = "float32"
+    # Keras dtype policy of the network. "auto" (the default) computes in
+    # bfloat16 where the hardware does so natively (CPUs with AVX512_BF16
+    # or AMX, GPUs of compute capability 8.0 and up), in float16 on GPUs of
+    # compute capability 7.x and in float32 elsewhere; the choice is logged
+    # when the network is built and recorded in its checkpoints. Or name
+    # one: "float32", "mixed_bfloat16" or "mixed_float16". Under the mixed
+    # policies the convolutions and dense layers compute in bfloat16 /
+    # float16 while variables, checkpoints, boxes, NMS and every output stay
+    # float32 (mrcnn/modeling/precision.py): weights trained under any
+    # policy load under the others. mixed_float16 trains with dynamic loss
+    # scaling. `mrcnn export` writes float32 unless a policy is named.
+    # Measured speed and accuracy: docs/mixed-precision.md.
+    DTYPE_POLICY = "auto"
 
     # Threads that prepare training batches beside the model.
     DATA_WORKERS = 2

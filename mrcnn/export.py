@@ -236,7 +236,8 @@ def export_metadata(model, class_names, checkpoint=None):
         "class_names": [str(n) for n in class_names],
         "config": config.to_dict(),
         "signatures": signature_table(),
-        "dtype_policy": str(config.DTYPE_POLICY),
+        # What the graph computes in ("auto" resolved when it was built).
+        "dtype_policy": model.precision.policy,
         "checkpoint": os.path.abspath(checkpoint) if checkpoint else None,
         "epoch": _checkpoint_epoch(checkpoint),
         "tensorflow": tf.__version__,

@@ -71,7 +71,7 @@ from mrcnn.modeling.losses import (  # noqa: F401
 )
 from mrcnn.modeling.network import build_inference_graph, build_training_graph
 from mrcnn.modeling.normalization import BatchNorm  # noqa: F401
-from mrcnn.modeling.precision import dtype_policy
+from mrcnn.modeling.precision import dtype_policy, resolve_precision
 from mrcnn.modeling.proposals import ProposalLayer  # noqa: F401
 from mrcnn.modeling.roi_align import PyramidROIAlign, log2_graph  # noqa: F401
 from mrcnn.modeling.rpn import build_rpn_model, rpn_graph  # noqa: F401
@@ -199,6 +199,8 @@ class MaskRCNN:
                 self._resume_state = resume.capture_optimizer_state(
                     getattr(previous, "optimizer", None), "the previous train() call")
                 self._optimizer_is_current = False
+        if previous is None:
+            inform(logger, "Computing in %s", self.precision.describe())
         with self.strategy.scope():
             model = self.build(mode=self.mode, config=self.config, norm=norm)
         model.weight_file_attrs = lambda: self.checkpoint_attrs(self.epoch)
@@ -231,7 +233,7 @@ class MaskRCNN:
                              "For example, use 256, 320, 384, 448, 512, ... etc. ")
         if norm is None:
             norm = self._norm_for(mode)
-        with dtype_policy(config.DTYPE_POLICY):
+        with dtype_policy(resolve_precision(config.DTYPE_POLICY).policy):
             if mode == "training":
                 inputs, outputs = build_training_graph(config, norm)
                 return MaskRCNNTrainingModel(
@@ -265,6 +267,12 @@ class MaskRCNN:
         with `train_batchnorm`, and Config.BATCH_RENORM. The one place that
         decides it; keras_model is built (again) when it changes."""
         return self._norm_for(self.mode)
+
+    @property
+    def precision(self):
+        """The mrcnn.modeling.precision.Precision the network computes in:
+        Config.DTYPE_POLICY, with "auto" resolved for this machine."""
+        return resolve_precision(self.config.DTYPE_POLICY)
 
     def _norm_for(self, mode):
         learn = mode == "training" and self.train_batchnorm
@@ -406,6 +414,10 @@ class MaskRCNN:
                                "OPTIMIZER_STATE_CHECKPOINTS checkpoints only): training continues "
                                "at epoch %d with a fresh optimizer (no momentum, iteration 0)",
                                filepath, self.epoch)
+            trained_in = report.attrs.get("mrcnn_dtype_policy")
+            if trained_in and trained_in != self.precision.policy:
+                logger.warning("%s was trained in %s; the run continues in %s", filepath,
+                               trained_in, self.precision.describe())
             if "mrcnn_data_seed" in report.attrs:
                 self.data_seed = int(report.attrs["mrcnn_data_seed"])
             saved_config = report.attrs.get("mrcnn_config")
@@ -461,6 +473,8 @@ class MaskRCNN:
             "mrcnn_trained_batchnorm_statistics": bool(self.train_batchnorm),
             # What its BatchNorm layers computed ("batch" or "group").
             "mrcnn_normalization": self.normalization,
+            # The dtype policy it computed in (DTYPE_POLICY "auto" resolved).
+            "mrcnn_dtype_policy": self.precision.policy,
         }
 
     def save_weights_h5(self, filepath, include_optimizer=False):

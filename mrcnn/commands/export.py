@@ -24,6 +24,12 @@ def run_export(args, project):
         raise UsageError(f"--weights={args.weights} has no trained heads to export; give last, "
                          "coco or a checkpoint file")
     config, path, _ = configure(project, args, "inference")
+    if config.DTYPE_POLICY == "auto":
+        # The SavedModel computes in what it is exported in, on whatever
+        # machine serves it: "auto" would bake this machine's choice in.
+        config.DTYPE_POLICY = "float32"
+        print("Exporting in float32 (DTYPE_POLICY 'auto' chooses by the machine, and a SavedModel "
+              "runs on others); --set DTYPE_POLICY=mixed_bfloat16 exports bfloat16")
     config.validate()
     class_names = config.class_names()
     model, _ = load_model("inference", config, args, path)
@@ -32,7 +38,7 @@ def run_export(args, project):
                                      checkpoint=path)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    print(f"SavedModel of {path or args.weights} ({config.DTYPE_POLICY}, "
+    print(f"SavedModel of {path or args.weights} ({model.precision.policy}, "
           f"{len(class_names) - 1} classes) written to {written}")
     print("Signatures (one image per call):")
     for name, inputs in SIGNATURES.items():

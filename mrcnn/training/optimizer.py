@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from mrcnn.config import OPTIMIZERS, ConfigError, optimizer_class_name
+from mrcnn.modeling.precision import resolve_precision
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
@@ -93,7 +94,7 @@ def make_optimizer(config, learning_rate, clipnorm, momentum=None):
         optimizer = keras.optimizers.Adam(**common)
     else:
         raise ValueError(f"Config.OPTIMIZER is {config.OPTIMIZER!r}; use one of {OPTIMIZERS}")
-    if config.DTYPE_POLICY == "mixed_float16":
+    if resolve_precision(config.DTYPE_POLICY).policy == "mixed_float16":
         # float16 gradients below ~6e-8 round to zero: scale the loss up.
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer

@@ -116,6 +116,6 @@ def test_bfloat16_inference_matches_float32_on_the_same_weights(trained_in_bfloa
 def test_validate_names_an_unsupported_dtype_policy():
     config = PrecisionConfig()
     config.DTYPE_POLICY = "float16"
-    with pytest.raises(ConfigError, match=r"DTYPE_POLICY: is 'float16'; use one of \['float32', "
-                                          r"'mixed_bfloat16', 'mixed_float16'\]"):
+    with pytest.raises(ConfigError, match=r"DTYPE_POLICY: is 'float16'; use one of \['auto', "
+                                          r"'float32', 'mixed_bfloat16', 'mixed_float16'\]"):
         config.validate()
