@@ -66,6 +66,7 @@ def mrcnn_child(checkpoint, image_path):
     config = Config.from_yaml(read_checkpoint_config(checkpoint))
     config.IMAGES_PER_GPU = 1
     model = MaskRCNN("inference", config, tempfile.mkdtemp(prefix="cold-start-"))
+    model.keras_model  # built on first use
     mark("build")
     model.load_weights(checkpoint, by_name=True)
     mark("load")
@@ -126,10 +127,10 @@ def torchvision_child(state_dict, image_path):
     return mark.stages
 
 
-def prepare(folder, size):
+def prepare(folder, size, torch_python, dtype_policy):
     """Writes the image, the mrcnn checkpoint, its SavedModel and (torch
-    installed) the torchvision state dict of one size. Returns
-    (image, {kind: path or None})."""
+    installed for `torch_python`) the torchvision state dict of one size.
+    Returns (image, {kind: path or None})."""
     import numpy as np
     from PIL import Image
 
@@ -142,13 +143,14 @@ def prepare(folder, size):
             "from step_times import benchmark_config\n"
             "from mrcnn.model import MaskRCNN\n"
             "from mrcnn.weights import save_weights_h5\n"
-            "config = benchmark_config({size})\n"
+            "config = benchmark_config({size}, dtype_policy={dtype_policy!r})\n"
             "config.DETECTION_MIN_CONFIDENCE = 0.7\n"
             "config.DETECTION_NMS_THRESHOLD = 0.3\n"
             "model = MaskRCNN('training', config, {folder!r})\n"
             "save_weights_h5(model.keras_model, {checkpoint!r}, attrs=model.checkpoint_attrs(0))\n"
             ).format(root=ROOT_DIR, here=os.path.dirname(os.path.abspath(__file__)), size=size,
-                     folder=folder, checkpoint=checkpoint)
+                     folder=folder, checkpoint=checkpoint,
+                     dtype_policy=dtype_policy)
     subprocess.run([sys.executable, "-c", code], check=True)
     export_dir = os.path.join(folder, f"saved_model_{size}")
     subprocess.run([sys.executable, "-m", "mrcnn.cli", "export", "--weights", checkpoint,
@@ -158,13 +160,13 @@ def prepare(folder, size):
             "model = torchvision.models.detection.maskrcnn_resnet50_fpn(weights=None, "
             f"weights_backbone=None, num_classes={NUM_CLASSES})\n"
             f"torch.save(model.state_dict(), {state_dict!r})\n")
-    if subprocess.run([sys.executable, "-c", code], capture_output=True).returncode != 0:
+    if subprocess.run([torch_python, "-c", code], capture_output=True).returncode != 0:
         state_dict = None
     return image, {"checkpoint": checkpoint, "saved_model": export_dir, "torchvision": state_dict}
 
 
-def run_child(kind, path, image):
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", kind, path, image],
+def run_child(kind, path, image, python=sys.executable):
+    done = subprocess.run([python, os.path.abspath(__file__), "--child", kind, path, image],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} child failed: {done.stderr.strip()[-2000:]}")
@@ -208,6 +210,13 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[128])
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per side")
     parser.add_argument("--no-torch", action="store_true", help="skip torchvision")
+    parser.add_argument("--torch-python", default=sys.executable,
+                        help="a Python with torch and torchvision, e.g. a venv's "
+                        "(default: this one)")
+    parser.add_argument("--dtype-policy", default="auto",
+                        choices=["auto", "float32", "mixed_bfloat16"],
+                        help="the checkpoint's Config.DTYPE_POLICY (its SavedModel: float32 "
+                        "unless a policy is named, as `mrcnn export` does)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -219,7 +228,7 @@ def main(argv=None):
         return 0
     with tempfile.TemporaryDirectory(prefix="cold-start-") as folder:
         for size in args.sizes:
-            image, paths = prepare(folder, size)
+            image, paths = prepare(folder, size, args.torch_python, args.dtype_policy)
             if args.no_torch:
                 paths["torchvision"] = None
             elif paths["torchvision"] is None:
@@ -231,7 +240,8 @@ def main(argv=None):
             for _ in range(args.repeats):
                 for kind in KINDS:
                     if paths[kind] is not None:
-                        stages_of[kind].append(run_child(kind, paths[kind], image))
+                        python = args.torch_python if kind == "torchvision" else sys.executable
+                        stages_of[kind].append(run_child(kind, paths[kind], image, python))
                 command["checkpoint"].append(
                     time_command(["--weights", paths["checkpoint"]], image, folder))
                 command["saved_model"].append(

@@ -315,6 +315,10 @@ def add_predict_command(subparsers, project=None):
     parser.add_argument("--model", metavar="EXPORT_DIR",
                         help="a folder written by `mrcnn export` instead of --weights: no "
                              "network to build, a faster start")
+    parser.add_argument("--read-ahead", type=int, default=4, metavar="N",
+                        help="--images: decode up to N images ahead and write the drawings in "
+                             "a thread while the model detects (default 4; 0: one image "
+                             "after the other)")
     return parser
 
 

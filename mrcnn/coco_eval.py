@@ -30,6 +30,7 @@ from pycocotools.cocoeval import COCOeval
 from mrcnn import coco_report
 from mrcnn.coco_report import STAT_NAMES
 from mrcnn.data.export import encode_rle
+from mrcnn.data.read_ahead import read_ahead
 
 logger = logging.getLogger(__name__)
 
@@ -215,10 +216,14 @@ def run_detection(detect_fn, dataset, image_ids, batch_size=None, progress=True,
     from tqdm.auto import tqdm
 
     batch_size = batch_size or detect_batch_size(detect_fn)
+    batches = [tuple(image_ids[start:start + batch_size])
+               for start in range(0, len(image_ids), batch_size)]
+    # The next batches decode in threads while this one is detected.
+    loaded = read_ahead(lambda ids: [dataset.load_image(i) for i in ids], batches)
     with tqdm(total=len(image_ids), desc=desc, unit="img", disable=not progress) as bar:
-        for start in range(0, len(image_ids), batch_size):
-            ids = image_ids[start:start + batch_size]
-            images = [dataset.load_image(i) for i in ids]
+        for ids, images, error in loaded:
+            if error is not None:
+                raise error
             padded = images + [images[-1]] * (batch_size - len(images))
             results = detect_fn(padded)
             if len(results) != len(padded):

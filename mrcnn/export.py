@@ -46,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn.modeling import transform
+from mrcnn.weights import copy_weights_by_name
 
 METADATA_FILE = "mrcnn_export.json"
 
@@ -255,10 +256,28 @@ def check_out_dir(out_dir, overwrite):
                          "overwrite it (--overwrite, overwrite=True)")
 
 
+def portable_model(model):
+    """The model an export computes with: `model`, or when its config says
+    DTYPE_POLICY "auto" and this machine chose a mixed policy, a float32
+    copy of it (weights copied by layer name). A SavedModel runs on the
+    machines that serve it, whose hardware "auto" cannot know; a named
+    policy is exported as it is."""
+    if model.config.DTYPE_POLICY != "auto" or model.precision.policy == "float32":
+        return model
+    config = copy.copy(model.config)
+    config.DTYPE_POLICY = "float32"
+    twin = type(model)("inference", config, model.model_dir)
+    twin.weights_normalization = model.weights_normalization
+    twin.pretrained_batchnorm = model.pretrained_batchnorm
+    copy_weights_by_name(model.keras_model, twin.keras_model)
+    return twin
+
+
 def export_saved_model(model, out_dir, class_names, overwrite=False, checkpoint=None):
     """Write `model` as a SavedModel into `out_dir` (see the module docstring).
 
-    model: an inference-mode MaskRCNN with its weights loaded.
+    model: an inference-mode MaskRCNN with its weights loaded. Under
+        DTYPE_POLICY "auto" the export computes in float32 (portable_model).
     class_names: ["BG", ...], NUM_CLASSES names (the graph's class_names output).
     overwrite: replace an existing non-empty `out_dir` (otherwise ValueError).
     checkpoint: the weights file, recorded with its epoch in mrcnn_export.json.
@@ -278,6 +297,7 @@ def export_saved_model(model, out_dir, class_names, overwrite=False, checkpoint=
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
 
+    model = portable_model(model)
     detector = _Detector(model, class_names)
     archive = keras.export.ExportArchive()
     # No archive.track(model.keras_model): the endpoints track the variables

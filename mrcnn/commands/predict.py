@@ -41,6 +41,7 @@ from mrcnn.data.dataset import Dataset
 from mrcnn.data.errors import DatasetError
 from mrcnn.data.image_files import image_size
 from mrcnn.data.label_map import ClassSubset
+from mrcnn.data.read_ahead import BackgroundWriter, read_ahead
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # mrcnn.cli's EXIT_PROBLEMS (commands do not import the CLI): some images failed.
@@ -202,26 +203,38 @@ def predict_images(args, project):
         raise nothing_read
     model = load()
     os.makedirs(args.out, exist_ok=True)
+
+    def write_drawing(image, result, path):
+        Image.fromarray(draw_instances(image, result, class_names)).save(path)
+
     coco_results, counts, done = [], {}, []
-    for image_id in tqdm(list(dataset.image_ids), desc="predict", unit="img"):
-        image_path = dataset.image_info[image_id]["path"]
-        try:
-            image = dataset.load_image(image_id)
-        except (DatasetError, OSError) as e:
-            # Pillow finds a truncated file only when decoding it.
-            _skipped(e, tqdm.write)
-            failed.append(image_path)
-            continue
-        result = _detect(model, image, keep)
-        _count(counts, result, class_names)
-        if args.format == "labelme":
-            document = labelme_document(result, class_names, image_path, image.shape, args.out)
-            write_labelme(os.path.join(args.out, stem_of[image_path] + ".json"), document)
-        else:
-            drawn = draw_instances(image, result, class_names)
-            Image.fromarray(drawn).save(os.path.join(args.out, stem_of[image_path] + ".png"))
-            coco_results.extend(results_to_coco(dataset, [image_id], [result]))
-        done.append(image_id)
+    # The next images decode and the previous drawings are written while
+    # the model detects (mrcnn.data.read_ahead).
+    depth = getattr(args, "read_ahead", 4)
+    loaded = read_ahead(dataset.load_image, list(dataset.image_ids), depth=depth)
+    with BackgroundWriter(depth=depth) as writer:
+        for image_id, image, error in tqdm(loaded, total=len(dataset.image_ids),
+                                           desc="predict", unit="img"):
+            image_path = dataset.image_info[image_id]["path"]
+            if error is not None:
+                if not isinstance(error, (DatasetError, OSError)):
+                    raise error
+                # Pillow finds a truncated file only when decoding it.
+                _skipped(error, tqdm.write)
+                failed.append(image_path)
+                continue
+            result = _detect(model, image, keep)
+            _count(counts, result, class_names)
+            if args.format == "labelme":
+                document = labelme_document(result, class_names, image_path, image.shape,
+                                            args.out)
+                writer.submit(write_labelme,
+                              os.path.join(args.out, stem_of[image_path] + ".json"), document)
+            else:
+                writer.submit(write_drawing, image, result,
+                              os.path.join(args.out, stem_of[image_path] + ".png"))
+                coco_results.extend(results_to_coco(dataset, [image_id], [result]))
+            done.append(image_id)
     if not done:
         raise nothing_read
     if args.format != "labelme":

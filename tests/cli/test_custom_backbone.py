@@ -100,6 +100,8 @@ def test_one_registration_and_every_command_works(registered, tmp_path, capsys):
     # The same detections as the checkpoint in Python.
     config = Config.from_yaml(read_checkpoint_config(second))
     config.IMAGES_PER_GPU = 1
+    # The export computes in the policy it records (float32 unless named).
+    config.DTYPE_POLICY = ExportedModel(export_dir).metadata["dtype_policy"]
     model = MaskRCNN("inference", config, str(logs))
     model.load_weights(second, by_name=True)
     expected = model.detect([image])[0]

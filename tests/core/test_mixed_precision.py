@@ -102,15 +102,19 @@ def test_bfloat16_inference_matches_float32_on_the_same_weights(trained_in_bfloa
     # The anchors' scores agree to bfloat16's precision.
     gap = np.abs(full["rpn_class"][..., 1] - half["rpn_class"][..., 1])
     assert np.median(gap) < 0.01 and gap.max() < 0.1, (np.median(gap), gap.max())
-    # So do the detections.
+    # So do the detections. bfloat16's rounding can tip a box near another
+    # across the NMS threshold: measured 8 and 8 detections, and once 6
+    # (float32) against 8 (a CI run whose bfloat16 training differed).
     a, b = full["detect"], half["detect"]
-    assert len(a["rois"]) == len(b["rois"]) > 0
+    n = min(len(a["rois"]), len(b["rois"]))
+    assert n > 0 and abs(len(a["rois"]) - len(b["rois"])) <= 2
     overlaps = utils.compute_overlaps(a["rois"].astype(float), b["rois"].astype(float))
     best = overlaps.argmax(axis=1)
     mask_overlaps = utils.compute_overlaps_masks(a["masks"], b["masks"])[np.arange(len(best)), best]
     # Measured: box and mask IoU 0.88-1.0 (median 1.0), sorted scores within 0.03.
     assert np.median(overlaps.max(axis=1)) > 0.9 and np.median(mask_overlaps) > 0.9
-    np.testing.assert_allclose(np.sort(a["scores"]), np.sort(b["scores"]), atol=0.08)
+    np.testing.assert_allclose(np.sort(a["scores"])[::-1][:n], np.sort(b["scores"])[::-1][:n],
+                               atol=0.08)
 
 
 def test_validate_names_an_unsupported_dtype_policy():

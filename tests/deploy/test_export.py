@@ -266,3 +266,27 @@ def test_pad64_export_matches_detect(exported_model, tmp_path):
         np.testing.assert_allclose(got["scores"], expected["scores"], atol=1e-4)
         for k in range(n):
             assert mask_iou(got["masks"][k], expected["masks"][..., k]) >= 0.98
+
+
+def test_auto_exports_float32_whatever_this_machine_computes(exported_model, tmp_path,
+                                                            monkeypatch):
+    """DTYPE_POLICY "auto" on a machine that chose bfloat16: the model
+    computes in bfloat16, its export in float32 (the serving machine is
+    another), with the float32 network's detections."""
+    _, checkpoint, class_names = exported_model
+    monkeypatch.setenv("MRCNN_AUTO_DTYPE_POLICY", "mixed_bfloat16")
+
+    class AutoConfig(ExportConfig):
+        DTYPE_POLICY = "auto"
+
+    model = load_checkpoint(checkpoint, AutoConfig())
+    assert model.keras_model.get_layer("mrcnn_mask_conv1").compute_dtype == "bfloat16"
+    exported = ExportedModel(export_saved_model(model, tmp_path / "auto", class_names))
+    assert exported.metadata["dtype_policy"] == "float32"
+    assert exported.config["DTYPE_POLICY"] == "float32"
+    float32_model = load_checkpoint(checkpoint)
+    for image in IMAGES[:2]:
+        expected = float32_model.detect([image])[0]
+        got = exported.predict(image)
+        assert len(got["scores"]) == len(expected["scores"]) > 0
+        np.testing.assert_allclose(got["scores"], expected["scores"], atol=1e-4)
