@@ -184,10 +184,11 @@ def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size, num_classes,
     train_bn: without `norm`, whether its BatchNorm layers learn statistics
         (matterport's signature).
     roi_valid: optional bool [batch, num_rois]: run the convolutions only on
-        these ROIs (the real detections at inference; the others, padding,
-        get zeros). The mask head is the costliest stage of inference
-        (0.46 GMAC per ROI), and a trained model rarely fills all
-        DETECTION_MAX_INSTANCES slots.
+        these ROIs (the real detections at inference, the positive ROIs in
+        training; the others get zero logits). The mask head is the
+        costliest stage of inference (0.46 GMAC per ROI), a trained model
+        rarely fills all DETECTION_MAX_INSTANCES slots, and in training no
+        loss reads the masks of negative ROIs.
     conv_channels: channels of the four convolutions and the deconvolution
         (Config.MASK_HEAD_CONV_CHANNELS; matterport's 256).
     norm: as for fpn_classifier_graph.

@@ -104,9 +104,14 @@ def build_training_graph(config, norm):
     # fraction of the cost (the mask head dominates a step on small images).
     mask_slots = max(1, int(config.TRAIN_ROIS_PER_IMAGE * config.ROI_POSITIVE_RATIO))
     mask_rois = rois[:, :mask_slots]
+    # Slots past the positives hold negative ROIs (or padding), whose masks
+    # no loss reads: the convolutions run on the positives only, and the
+    # others get zero logits.
+    positive = keras.ops.greater(target_class_ids[:, :mask_slots], 0)
     mrcnn_mask_logits = build_fpn_mask_graph(
         mask_rois, mrcnn_feature_maps, input_image_meta, config.MASK_POOL_SIZE,
-        config.NUM_CLASSES, conv_channels=config.MASK_HEAD_CONV_CHANNELS, norm=norm)
+        config.NUM_CLASSES, conv_channels=config.MASK_HEAD_CONV_CHANNELS, norm=norm,
+        roi_valid=positive)
 
     inputs = {
         "input_image": input_image,
