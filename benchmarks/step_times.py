@@ -172,10 +172,16 @@ def time_mrcnn(size, repeats, rng, variant, accumulations=(1,)):
     accumulations: Config.GRADIENT_ACCUMULATION_STEPS values k to time.
     Returns ({k: seconds of one update, k steps}, inference seconds,
     detections, peak resident bytes of the process during a training step)."""
+    import gc
+
+    import keras
     import tensorflow as tf
 
     import mrcnn.model as modellib
 
+    # The previous variant's models out of memory before this one is measured.
+    keras.backend.clear_session()
+    gc.collect()
     config = benchmark_config(size, **variant)
     model = modellib.MaskRCNN("training", config, "/tmp/mrcnn-bench")
     keras_model = model.keras_model
@@ -197,6 +203,39 @@ def time_mrcnn(size, repeats, rng, variant, accumulations=(1,)):
     return train_times, infer_time, detections, train_memory
 
 
+def torchvision_sample(size, rng):
+    """torchvision's training input like synthetic_dataset's: a random
+    image float32 [3, size, size] and its target of three boxes."""
+    import torch
+
+    image = torch.rand(3, size, size)
+    masks = torch.zeros(3, size, size, dtype=torch.uint8)
+    boxes = []
+    for k in range(3):
+        y, x = (int(v) for v in rng.integers(0, size // 2, 2))
+        masks[k, y:y + size // 4, x:x + size // 3] = 1
+        boxes.append([x, y, x + size // 3, y + size // 4])
+    target = {"boxes": torch.tensor(boxes, dtype=torch.float32),
+              "labels": torch.tensor([1, 2, 3]), "masks": masks}
+    return image, target
+
+
+def run_torch_child(script, python, args):
+    """`python script --torch-only *args` (torch and TensorFlow in one
+    process crash here): the JSON of its last output line; {} when torch
+    is not installed for `python` or the child fails (said on stderr)."""
+    import json
+    import subprocess
+
+    result = subprocess.run([python or sys.executable, script, "--torch-only", *args],
+                            capture_output=True, text=True)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        print(f"torchvision not timed: {result.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return {}
+    return json.loads(lines[-1])
+
+
 def time_torchvision(size, repeats, rng):
     try:
         import torch
@@ -207,15 +246,7 @@ def time_torchvision(size, repeats, rng):
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
         weights=None, weights_backbone=None, num_classes=4, min_size=size, max_size=size,
         box_score_thresh=0.0)
-    image = torch.rand(3, size, size)
-    masks = torch.zeros(3, size, size, dtype=torch.uint8)
-    boxes = []
-    for k in range(3):
-        y, x = (int(v) for v in rng.integers(0, size // 2, 2))
-        masks[k, y:y + size // 4, x:x + size // 3] = 1
-        boxes.append([x, y, x + size // 3, y + size // 4])
-    target = {"boxes": torch.tensor(boxes, dtype=torch.float32),
-              "labels": torch.tensor([1, 2, 3]), "masks": masks}
+    image, target = torchvision_sample(size, rng)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
 
     def train_step():
@@ -241,17 +272,8 @@ def torchvision_in_subprocess(sizes, repeats, python=None):
     """{str(size): (train s, inference s, detections, train peak bytes)} from
     a child process of `python` (default: this one), {} when torch is not
     installed there or the child fails."""
-    import json
-    import subprocess
-
-    cmd = [python or sys.executable, os.path.abspath(__file__), "--torch-only", "--repeats", str(repeats),
-           "--sizes"] + [str(s) for s in sizes]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        print(f"torchvision not timed: {result.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-        return {}
-    return json.loads(lines[-1])
+    return run_torch_child(os.path.abspath(__file__), python,
+                           ["--repeats", str(repeats), "--sizes"] + [str(s) for s in sizes])
 
 
 def main(argv=None):

@@ -21,7 +21,6 @@ run: the machine's load moves absolute seconds.
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,7 +31,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from step_times import benchmark_config, synthetic_dataset, time_calls  # noqa: E402
+from step_times import (  # noqa: E402
+    benchmark_config,
+    run_torch_child,
+    synthetic_dataset,
+    time_calls,
+    torchvision_sample,
+)
 
 # (row label, layers whose outputs end the cut graph)
 STAGES = [
@@ -164,21 +169,11 @@ def torchvision_stages(size, repeats, rng):
     import torch
     import torchvision
 
-    from step_times import time_calls as timed
-
     torch.set_num_threads(os.cpu_count() or 1)
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
         weights=None, weights_backbone=None, num_classes=4, min_size=size, max_size=size)
     model.train()
-    image = torch.rand(3, size, size)
-    masks = torch.zeros(3, size, size, dtype=torch.uint8)
-    boxes = []
-    for k in range(3):
-        y, x = (int(v) for v in rng.integers(0, size // 2, 2))
-        masks[k, y:y + size // 4, x:x + size // 3] = 1
-        boxes.append([x, y, x + size // 3, y + size // 4])
-    target = {"boxes": torch.tensor(boxes, dtype=torch.float32),
-              "labels": torch.tensor([1, 2, 3]), "masks": masks}
+    image, target = torchvision_sample(size, rng)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
     images, targets = model.transform([image], [target])
 
@@ -201,23 +196,12 @@ def torchvision_stages(size, repeats, rng):
         optimizer.step()
 
     return [
-        ("backbone + FPN: forward", timed(backbone_forward, repeats)),
-        ("backbone + FPN: forward + backward", timed(backbone_backward, repeats)),
-        ("whole graph + losses: forward", timed(forward, repeats)),
-        ("whole graph + losses: forward + backward", timed(backward, repeats)),
-        ("training step (+ optimizer update)", timed(step, repeats)),
+        ("backbone + FPN: forward", time_calls(backbone_forward, repeats)),
+        ("backbone + FPN: forward + backward", time_calls(backbone_backward, repeats)),
+        ("whole graph + losses: forward", time_calls(forward, repeats)),
+        ("whole graph + losses: forward + backward", time_calls(backward, repeats)),
+        ("training step (+ optimizer update)", time_calls(step, repeats)),
     ]
-
-
-def torchvision_in_subprocess(python, sizes, repeats):
-    cmd = [python, os.path.abspath(__file__), "--torch-only", "--repeats", str(repeats),
-           "--sizes"] + [str(s) for s in sizes]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        print(f"torchvision not timed: {result.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-        return {}
-    return json.loads(lines[-1])
 
 
 def print_rows(title, rows, differences=True):
@@ -249,8 +233,9 @@ def main(argv=None):
         print(json.dumps({size: torchvision_stages(size, args.repeats, rng)
                           for size in args.sizes}))
         return None
-    torch_rows = ({} if args.no_torch
-                  else torchvision_in_subprocess(args.torch_python, args.sizes, args.repeats))
+    torch_rows = ({} if args.no_torch else run_torch_child(
+        os.path.abspath(__file__), args.torch_python,
+        ["--repeats", str(args.repeats), "--sizes"] + [str(s) for s in args.sizes]))
     results = {}
     for size in args.sizes:
         results[size] = mrcnn_stages(size, args.repeats, rng, args.dtype_policy)

@@ -256,16 +256,22 @@ def check_out_dir(out_dir, overwrite):
                          "overwrite it (--overwrite, overwrite=True)")
 
 
+def export_dtype_policy(setting):
+    """The dtype policy an export of Config.DTYPE_POLICY `setting` computes
+    in: float32 for "auto" (a SavedModel runs on the machines that serve
+    it, whose hardware "auto" cannot know), a named policy as it is."""
+    return "float32" if setting == "auto" else setting
+
+
 def portable_model(model):
-    """The model an export computes with: `model`, or when its config says
-    DTYPE_POLICY "auto" and this machine chose a mixed policy, a float32
-    copy of it (weights copied by layer name). A SavedModel runs on the
-    machines that serve it, whose hardware "auto" cannot know; a named
-    policy is exported as it is."""
-    if model.config.DTYPE_POLICY != "auto" or model.precision.policy == "float32":
+    """The model an export computes with: `model`, or a copy of it in
+    export_dtype_policy (weights copied by layer name) when this machine
+    resolved "auto" to another policy."""
+    policy = export_dtype_policy(model.config.DTYPE_POLICY)
+    if model.precision.policy == policy:
         return model
     config = copy.copy(model.config)
-    config.DTYPE_POLICY = "float32"
+    config.DTYPE_POLICY = policy
     twin = type(model)("inference", config, model.model_dir)
     twin.weights_normalization = model.weights_normalization
     twin.pretrained_batchnorm = model.pretrained_batchnorm

@@ -12,7 +12,13 @@ from mrcnn.commands.session import configure, load_model
 
 def run_export(args, project):
     """Export; returns the exit code."""
-    from mrcnn.export import OUTPUTS, SIGNATURES, check_out_dir, export_saved_model
+    from mrcnn.export import (
+        OUTPUTS,
+        SIGNATURES,
+        check_out_dir,
+        export_dtype_policy,
+        export_saved_model,
+    )
 
     out = os.path.abspath(args.out)
     try:
@@ -24,12 +30,14 @@ def run_export(args, project):
         raise UsageError(f"--weights={args.weights} has no trained heads to export; give last, "
                          "coco or a checkpoint file")
     config, path, _ = configure(project, args, "inference")
-    if config.DTYPE_POLICY == "auto":
-        # The SavedModel computes in what it is exported in, on whatever
-        # machine serves it: "auto" would bake this machine's choice in.
-        config.DTYPE_POLICY = "float32"
-        print("Exporting in float32 (DTYPE_POLICY 'auto' chooses by the machine, and a SavedModel "
-              "runs on others); --set DTYPE_POLICY=mixed_bfloat16 exports bfloat16")
+    policy = export_dtype_policy(config.DTYPE_POLICY)
+    if policy != config.DTYPE_POLICY:
+        # Set before building: export_saved_model would otherwise build a
+        # float32 copy of this machine's choice.
+        print(f"Exporting in {policy} (DTYPE_POLICY {config.DTYPE_POLICY!r} chooses by the "
+              "machine, and a SavedModel runs on others); --set DTYPE_POLICY=mixed_bfloat16 "
+              "exports bfloat16")
+        config.DTYPE_POLICY = policy
     config.validate()
     class_names = config.class_names()
     model, _ = load_model("inference", config, args, path)

@@ -290,3 +290,22 @@ def test_auto_exports_float32_whatever_this_machine_computes(exported_model, tmp
         got = exported.predict(image)
         assert len(got["scores"]) == len(expected["scores"]) > 0
         np.testing.assert_allclose(got["scores"], expected["scores"], atol=1e-4)
+
+
+def test_cli_export_of_auto_is_float32_and_says_so(exported_model, tmp_path, capsys,
+                                                   monkeypatch):
+    """`mrcnn export` of a checkpoint whose DTYPE_POLICY is "auto", on a
+    machine where it means bfloat16: float32, built once, and the command
+    says how to export bfloat16."""
+    from mrcnn.cli import main
+
+    _, checkpoint, _ = exported_model
+    monkeypatch.setenv("MRCNN_AUTO_DTYPE_POLICY", "mixed_bfloat16")
+    out = tmp_path / "auto"
+    assert main(["export", "--weights", checkpoint, "--out", str(out), "--logs",
+                 str(tmp_path / "logs"), "--set", "DTYPE_POLICY=auto"]) == 0
+    printed = capsys.readouterr().out
+    assert "Exporting in float32 (DTYPE_POLICY 'auto' chooses by the machine" in printed
+    assert "--set DTYPE_POLICY=mixed_bfloat16 exports bfloat16" in printed
+    assert "(float32, 2 classes)" in printed
+    assert ExportedModel(out).metadata["dtype_policy"] == "float32"
