@@ -108,6 +108,9 @@ def load_model(mode, config, args, path, continues=False):
     # mrcnn.weights logs the same line at INFO (shown by train and -v).
     if report is not None and not logging.getLogger("mrcnn.weights").isEnabledFor(logging.INFO):
         print(f"Weights: {report.summary()}")
+    # MaskRCNN logs the same line at INFO when it builds the network.
+    if not logging.getLogger("mrcnn").isEnabledFor(logging.INFO):
+        print(f"Computing in {model.precision.describe()}")
     return model, report
 
 

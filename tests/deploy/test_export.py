@@ -307,5 +307,6 @@ def test_cli_export_of_auto_is_float32_and_says_so(exported_model, tmp_path, cap
     printed = capsys.readouterr().out
     assert "Exporting in float32 (DTYPE_POLICY 'auto' chooses by the machine" in printed
     assert "--set DTYPE_POLICY=mixed_bfloat16 exports bfloat16" in printed
+    assert "Computing in float32 (DTYPE_POLICY)" in printed
     assert "(float32, 2 classes)" in printed
     assert ExportedModel(out).metadata["dtype_policy"] == "float32"
