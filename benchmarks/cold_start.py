@@ -112,8 +112,13 @@ def torchvision_child(state_dict, image_path):
     from PIL import Image
     mark("import mrcnn / torchvision")
     torch.set_num_threads(os.cpu_count() or 1)
+    # At the image's size, as mrcnn's IMAGE_MAX_DIM: torchvision's default
+    # would scale it to 800 pixels.
+    with Image.open(image_path) as header:
+        size = max(header.size)
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
-        weights=None, weights_backbone=None, num_classes=NUM_CLASSES).eval()
+        weights=None, weights_backbone=None, num_classes=NUM_CLASSES, min_size=size,
+        max_size=size).eval()
     mark("build")
     model.load_state_dict(torch.load(state_dict))
     mark("load")
