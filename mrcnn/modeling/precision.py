@@ -32,8 +32,11 @@ import os
 
 import keras
 
+from mrcnn.config import DTYPE_POLICIES
+
 AUTO = "auto"
-POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+# The policies "auto" can stand for.
+POLICIES = tuple(p for p in DTYPE_POLICIES if p != AUTO)
 
 FLOAT32 = "float32"
 
