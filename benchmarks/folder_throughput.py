@@ -32,6 +32,8 @@ for path in (ROOT_DIR, HERE):
     if path not in sys.path:
         sys.path.insert(0, path)
 
+from step_times import run_torch_child  # noqa: E402
+
 NUM_CLASSES = 1 + 3
 DETECTIONS = 20
 
@@ -141,10 +143,10 @@ def main(argv=None):
     parser.add_argument("--torch-python", default=sys.executable,
                         help="a Python with torch and torchvision (default: this one)")
     parser.add_argument("--no-torch", action="store_true")
-    parser.add_argument("--torch-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--torch-only", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.torch_child:
-        folder, out = args.torch_child
+    if args.torch_only:
+        folder, out = args.torch_only
         images = sorted(os.path.join(folder, n) for n in os.listdir(folder))
         print(json.dumps(torchvision_rate(images, args.size, out)))
         return 0
@@ -156,18 +158,12 @@ def main(argv=None):
         for path in images[:args.warm]:
             os.link(path, os.path.join(warm_folder, os.path.basename(path)))
         warm = sorted(os.path.join(warm_folder, n) for n in os.listdir(warm_folder))
-        if not args.no_torch:
-            done = subprocess.run(
-                [args.torch_python, os.path.abspath(__file__), "--size", str(args.size),
-                 "--torch-child", os.path.dirname(images[0]), os.path.join(folder, "tv-out")],
-                capture_output=True, text=True)
-            if done.returncode == 0:
-                rate, detections = json.loads(done.stdout.strip().splitlines()[-1])
-                rows.append(("torchvision, float32, one image after the other", rate,
-                             detections))
-            else:
-                print(f"torchvision not timed: {done.stderr.strip().splitlines()[-1:]}",
-                      file=sys.stderr)
+        measured = None if args.no_torch else run_torch_child(
+            os.path.abspath(__file__), args.torch_python,
+            [os.path.dirname(images[0]), os.path.join(folder, "tv-out"), "--size", str(args.size)])
+        if measured:
+            rate, detections = measured
+            rows.append(("torchvision, float32, one image after the other", rate, detections))
         for policy in args.dtype_policy:
             checkpoint = write_checkpoint(folder, args.size, policy)
             for depth in (4, 0):

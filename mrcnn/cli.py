@@ -33,6 +33,7 @@ from mrcnn.commands.project import Project
 from mrcnn.config import ConfigError
 from mrcnn.data.errors import DatasetError
 from mrcnn.data.read import FORMATS
+from mrcnn.data.read_ahead import DEPTH as READ_AHEAD_DEPTH
 from mrcnn.errors import TrainingDiverged, WeightsFileError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_FAILED = 0, 1, 2
@@ -315,10 +316,10 @@ def add_predict_command(subparsers, project=None):
     parser.add_argument("--model", metavar="EXPORT_DIR",
                         help="a folder written by `mrcnn export` instead of --weights: no "
                              "network to build, a faster start")
-    parser.add_argument("--read-ahead", type=int, default=4, metavar="N",
+    parser.add_argument("--read-ahead", type=int, default=READ_AHEAD_DEPTH, metavar="N",
                         help="--images: decode up to N images ahead and write the drawings in "
-                             "a thread while the model detects (default 4; 0: one image "
-                             "after the other)")
+                             f"a thread while the model detects (default {READ_AHEAD_DEPTH}; "
+                             "0: one image after the other)")
     return parser
 
 

@@ -41,7 +41,7 @@ from mrcnn.data.dataset import Dataset
 from mrcnn.data.errors import DatasetError
 from mrcnn.data.image_files import image_size
 from mrcnn.data.label_map import ClassSubset
-from mrcnn.data.read_ahead import BackgroundWriter, read_ahead
+from mrcnn.data.read_ahead import DEPTH, BackgroundWriter, read_ahead
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # mrcnn.cli's EXIT_PROBLEMS (commands do not import the CLI): some images failed.
@@ -210,7 +210,7 @@ def predict_images(args, project):
     coco_results, counts, done = [], {}, []
     # The next images decode and the previous drawings are written while
     # the model detects (mrcnn.data.read_ahead).
-    depth = getattr(args, "read_ahead", 4)
+    depth = getattr(args, "read_ahead", DEPTH)
     loaded = read_ahead(dataset.load_image, list(dataset.image_ids), depth=depth)
     with BackgroundWriter(depth=depth) as writer:
         for image_id, image, error in tqdm(loaded, total=len(dataset.image_ids),

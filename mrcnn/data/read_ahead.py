@@ -9,8 +9,12 @@ the GIL, so threads run them beside the model. Used by `mrcnn predict`
 import collections
 import concurrent.futures
 
+# Images decoded ahead of the model, and drawings waiting to be written
+# (`mrcnn predict --read-ahead`).
+DEPTH = 4
 
-def read_ahead(load, keys, depth=4, workers=2):
+
+def read_ahead(load, keys, depth=DEPTH, workers=2):
     """Yields (key, value, error) for each of `keys` in order, where value
     is load(key), computed up to `depth` keys ahead by `workers` threads.
 
@@ -61,7 +65,7 @@ class BackgroundWriter:
     leaving it waits for every write. depth 0: each write runs in submit().
     """
 
-    def __init__(self, depth=4):
+    def __init__(self, depth=DEPTH):
         self.depth = depth
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1,
                                                            thread_name_prefix="writer")
@@ -76,13 +80,18 @@ class BackgroundWriter:
         self._pending.append(self._pool.submit(fn, *args))
 
     def close(self):
+        """Wait for every write; raise the first that failed."""
         try:
             while self._pending:
                 self._pending.popleft().result()
         finally:
-            for future in self._pending:
-                future.cancel()
-            self._pool.shutdown(wait=True)
+            self._stop()
+
+    def _stop(self):
+        """Drop the writes not started; wait for those running."""
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True)
 
     def __enter__(self):
         return self
@@ -91,9 +100,6 @@ class BackgroundWriter:
         if exc[0] is None:
             self.close()
         else:
-            # The original error is the one to report; still wait for the
-            # writes already running.
-            for future in self._pending:
-                future.cancel()
-            self._pool.shutdown(wait=True)
+            # The original error is the one to report.
+            self._stop()
         return False

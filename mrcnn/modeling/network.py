@@ -107,7 +107,8 @@ def build_training_graph(config, norm):
     # Slots past the positives hold negative ROIs (or padding), whose masks
     # no loss reads: the convolutions run on the positives only, and the
     # others get zero logits.
-    positive = keras.ops.greater(target_class_ids[:, :mask_slots], 0)
+    mask_class_ids = target_class_ids[:, :mask_slots]
+    positive = keras.ops.greater(mask_class_ids, 0)
     mrcnn_mask_logits = build_fpn_mask_graph(
         mask_rois, mrcnn_feature_maps, input_image_meta, config.MASK_POOL_SIZE,
         config.NUM_CLASSES, conv_channels=config.MASK_HEAD_CONV_CHANNELS, norm=norm,
@@ -130,7 +131,7 @@ def build_training_graph(config, norm):
         "target_class_ids": target_class_ids,
         "target_bbox": target_bbox,
         "target_mask": target_mask[:, :mask_slots],
-        "target_mask_class_ids": target_class_ids[:, :mask_slots],
+        "target_mask_class_ids": mask_class_ids,
         "mrcnn_class_logits": mrcnn_class_logits,
         "mrcnn_class": mrcnn_class,
         "mrcnn_bbox": mrcnn_bbox,
