@@ -18,6 +18,16 @@ the loss by `optimizer.scale_loss`, the optimizer divides the gradients back,
 skips a batch whose gradients are not finite (halving the scale; the
 accumulation then waits for the next batch) and doubles the scale after
 `dynamic_growth_steps` (2000) finite batches in a row.
+
+The optimizers are subclasses of Keras's SGD and Adam with their names,
+formulas and state: checkpoints record the class name and resume compares
+it, in both directions between versions. Each variable's
+update is one fused TensorFlow kernel (ResourceApplyKerasMomentum,
+ResourceApplyAdam) instead of Keras's chain of element-wise ops, and
+`clipnorm` takes each gradient's norm in one reduction: on ResNet-50's 27M
+parameters the update and the clipping read and write memory several times
+a step, a third of a step on the shapes sample (docs/performance.md,
+"The optimizer update").
 """
 import keras
 import tensorflow as tf
@@ -60,6 +70,75 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
         return cls(base, config["steps"])
 
 
+def _tf_variable(variable):
+    """The tf.Variable of a Keras variable; inside a tf.distribute update,
+    Keras passes the device's tf.Variable itself."""
+    return variable.value if isinstance(variable, keras.Variable) else variable
+
+
+def clip_by_norm(gradient, clip_norm):
+    """`gradient` scaled to norm `clip_norm` if its norm is larger (Keras's
+    per-variable `clipnorm`): the norm from one pass (tf.nn.l2_loss) and one
+    multiply, where Keras squares, sums, multiplies and divides.
+
+    gradient: float tensor of any shape. Returns a tensor like it.
+    """
+    norm = tf.sqrt(2.0 * tf.nn.l2_loss(gradient))
+    clip_norm = tf.cast(clip_norm, gradient.dtype)
+    return gradient * (clip_norm / tf.maximum(norm, clip_norm))
+
+
+class _FusedClipping:
+    """Mixin: `clipnorm` through clip_by_norm for dense gradients."""
+
+    def _clip_gradients(self, grads):
+        if not (self.clipnorm and self.clipnorm > 0) or any(
+                isinstance(g, tf.IndexedSlices) for g in grads):
+            return super()._clip_gradients(grads)
+        return [None if g is None else clip_by_norm(g, self.clipnorm) for g in grads]
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class SGD(_FusedClipping, keras.optimizers.SGD):
+    """keras.optimizers.SGD whose momentum update is TensorFlow's fused
+    ResourceApplyKerasMomentum (the same formula: m = momentum * m - lr * g;
+    var += m, or var += momentum * m - lr * g with nesterov). Without
+    momentum, or for sparse gradients, it is Keras's update."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.momentum == 0 or isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = tf.as_dtype(variable.dtype)
+        momentum = self.momentums[self._get_variable_index(variable)]
+        tf.raw_ops.ResourceApplyKerasMomentum(
+            var=_tf_variable(variable).handle, accum=_tf_variable(momentum).handle,
+            lr=tf.cast(learning_rate, dtype), grad=tf.cast(gradient, dtype),
+            momentum=tf.cast(self.momentum, dtype), use_nesterov=bool(self.nesterov))
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class Adam(_FusedClipping, keras.optimizers.Adam):
+    """keras.optimizers.Adam whose update is TensorFlow's fused
+    ResourceApplyAdam (the same formula: m and v as moving averages of g and
+    g², var -= lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) +
+    epsilon)). With amsgrad, or for sparse gradients, it is Keras's update."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = tf.as_dtype(variable.dtype)
+        index = self._get_variable_index(variable)
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1 = tf.cast(self.beta_1, dtype)
+        beta_2 = tf.cast(self.beta_2, dtype)
+        tf.raw_ops.ResourceApplyAdam(
+            var=_tf_variable(variable).handle, m=_tf_variable(self._momentums[index]).handle,
+            v=_tf_variable(self._velocities[index]).handle,
+            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
+            lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
+            epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
+
+
 def make_optimizer(config, learning_rate, clipnorm, momentum=None):
     """A new Keras optimizer for `config`.
 
@@ -69,7 +148,7 @@ def make_optimizer(config, learning_rate, clipnorm, momentum=None):
         not wrapped twice).
     clipnorm: the gradient norm limit, or None.
     momentum: SGD's momentum (default LEARNING_MOMENTUM).
-    Returns SGD or Adam, inside a keras.optimizers.LossScaleOptimizer under
+    Returns SGD or Adam (this module's: Keras's, with fused updates), inside a keras.optimizers.LossScaleOptimizer under
     "mixed_float16". Raises ConfigError for accumulation under a strategy of
     several replicas (call it in the training strategy's scope).
     """
@@ -88,10 +167,10 @@ def make_optimizer(config, learning_rate, clipnorm, momentum=None):
     common = dict(learning_rate=learning_rate, clipnorm=clipnorm,
                   gradient_accumulation_steps=accumulation if accumulation > 1 else None)
     if name == "SGD":
-        optimizer = keras.optimizers.SGD(
+        optimizer = SGD(
             momentum=config.LEARNING_MOMENTUM if momentum is None else momentum, **common)
     elif name == "Adam":
-        optimizer = keras.optimizers.Adam(**common)
+        optimizer = Adam(**common)
     else:
         raise ValueError(f"Config.OPTIMIZER is {config.OPTIMIZER!r}; use one of {OPTIMIZERS}")
     if resolve_precision(config.DTYPE_POLICY).policy == "mixed_float16":

@@ -77,5 +77,11 @@ def test_weight_decay_matches_matterport_formula():
     layer.kernel.assign(np.arange(6, dtype=np.float32).reshape(3, 2))
     layer.bias.assign([100.0, 100.0])  # biases are not decayed
     expected = 0.01 * np.sum(np.arange(6) ** 2) / 6
-    np.testing.assert_allclose(L.weight_decay_loss(layer.trainable_weights, 0.01).numpy(),
-                               expected, rtol=1e-6)
+    with tf.GradientTape() as tape:
+        value = L.weight_decay_loss(layer.trainable_weights, 0.01)
+    np.testing.assert_allclose(value.numpy(), expected, rtol=1e-6)
+    kernel_gradient, bias_gradient = tape.gradient(value, [layer.kernel.value, layer.bias.value])
+    np.testing.assert_allclose(kernel_gradient.numpy(),
+                               2 * 0.01 * np.arange(6).reshape(3, 2) / 6, rtol=1e-6)
+    assert bias_gradient is None
+    assert float(L.weight_decay_loss(layer.trainable_weights, 0.0)) == 0.0

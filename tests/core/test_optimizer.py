@@ -14,6 +14,7 @@ from resume_fixtures import ResumeConfig, datasets  # noqa: E402
 
 from mrcnn import model as modellib  # noqa: E402
 from mrcnn.config import Config, ConfigError  # noqa: E402
+from mrcnn.training import optimizer as fused  # noqa: E402
 from mrcnn.training.optimizer import LinearWarmup, make_optimizer  # noqa: E402
 from mrcnn.training.resume import (  # noqa: E402
     capture_optimizer_state,
@@ -45,15 +46,92 @@ def test_warmup_rises_linearly_then_holds():
 def test_make_optimizer_follows_the_config():
     config = Config()
     sgd = make_optimizer(config, 0.01, clipnorm=5.0)
-    assert type(sgd) is keras.optimizers.SGD and sgd.momentum == 0.9 and sgd.clipnorm == 5.0
+    assert type(sgd) is fused.SGD and isinstance(sgd, keras.optimizers.SGD)
+    assert sgd.momentum == 0.9 and sgd.clipnorm == 5.0
     assert float(sgd.learning_rate) == pytest.approx(0.01)
     config.OPTIMIZER, config.LEARNING_RATE_WARMUP_STEPS = "Adam", 5
     adam = make_optimizer(config, 0.01, clipnorm=None)
-    assert type(adam) is keras.optimizers.Adam and adam.clipnorm is None
+    assert type(adam) is fused.Adam and isinstance(adam, keras.optimizers.Adam)
+    assert adam.clipnorm is None
     assert float(adam.learning_rate) == pytest.approx(0.002)  # iteration 0: 1/5
     # A resumed warm-up schedule is used as it is, not wrapped again.
     resumed = make_optimizer(config, LinearWarmup(0.01, 5), clipnorm=None)
     assert float(resumed.learning_rate) == pytest.approx(0.002)
+
+
+def _updated(optimizer, steps=3, accumulate=False):
+    """Variables and slots after `steps` apply_gradients calls of `optimizer`
+    on fixed variables and gradients (some above clipnorm 1, some below);
+    the last call inside a tf.function, as fit() runs it."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    shapes = [(3, 3, 4, 5), (5,), (7, 2)]
+    variables = [keras.Variable(rng.normal(0, 1, s).astype(np.float32), name=f"w{i}")
+                 for i, s in enumerate(shapes)]
+    scales = [1.0, 0.01, 0.3]
+    for step in range(steps):
+        gradients = [tf.constant(rng.normal(0, scale, v.shape).astype(np.float32))
+                     for v, scale in zip(variables, scales)]
+        if step == steps - 1:
+            tf.function(lambda: optimizer.apply_gradients(zip(gradients, variables)))()
+        else:
+            optimizer.apply_gradients(zip(gradients, variables))
+    return [v.numpy() for v in variables] + [v.numpy() for v in optimizer.variables]
+
+
+@pytest.mark.parametrize("make", [
+    lambda module, accumulate: module.SGD(0.1, momentum=0.9, clipnorm=1.0,
+                                          gradient_accumulation_steps=accumulate),
+    lambda module, accumulate: module.SGD(0.1, momentum=0.9, nesterov=True, clipnorm=1.0,
+                                          gradient_accumulation_steps=accumulate),
+    lambda module, accumulate: module.SGD(0.1, clipnorm=1.0,
+                                          gradient_accumulation_steps=accumulate),
+    lambda module, accumulate: module.Adam(0.01, clipnorm=1.0,
+                                           gradient_accumulation_steps=accumulate),
+    lambda module, accumulate: module.Adam(0.01, gradient_accumulation_steps=accumulate),
+], ids=["sgd-momentum", "sgd-nesterov", "sgd", "adam", "adam-no-clip"])
+@pytest.mark.parametrize("accumulate", [None, 2], ids=["", "accumulate-2"])
+def test_fused_updates_equal_keras_optimizers(make, accumulate):
+    """The fused kernels and the one-pass clipping give Keras's numbers: the
+    variables and every optimizer slot after the same steps."""
+    expected = _updated(make(keras.optimizers, accumulate), steps=4)
+    got = _updated(make(fused, accumulate), steps=4)
+    assert len(got) == len(expected)
+    for value, reference in zip(got, expected):
+        np.testing.assert_allclose(value, reference, rtol=1e-5, atol=1e-6)
+    # The steps changed the variables (a comparison of untouched values
+    # would pass without any update).
+    assert not np.allclose(got[0], _updated(make(fused, accumulate), steps=0)[0])
+
+
+@pytest.mark.parametrize("optimizer, kernel", [
+    (lambda: fused.SGD(0.1, momentum=0.9, clipnorm=1.0), "ResourceApplyKerasMomentum"),
+    (lambda: fused.Adam(0.01, clipnorm=1.0), "ResourceApplyAdam"),
+], ids=["sgd", "adam"])
+def test_each_variable_is_updated_by_one_fused_kernel(optimizer, kernel):
+    import tensorflow as tf
+
+    optimizer = optimizer()
+    variables = [keras.Variable(np.ones((4, 3), np.float32)), keras.Variable(np.ones(3, np.float32))]
+    optimizer.build(variables)
+    gradients = [tf.ones((4, 3)), tf.ones(3)]
+    graph = tf.function(lambda: optimizer.apply_gradients(zip(gradients, variables))) \
+        .get_concrete_function().graph
+    ops = [op.type for op in graph.get_operations()]
+    assert ops.count(kernel) == 2
+    # No element-wise variable updates besides the iteration count.
+    assert ops.count("AssignAddVariableOp") <= 1 and "AssignSubVariableOp" not in ops
+
+
+def test_clip_by_norm_scales_only_gradients_above_the_limit():
+    import tensorflow as tf
+
+    big = tf.constant([[3.0, 4.0]])          # norm 5
+    small = tf.constant([0.3, 0.4])          # norm 0.5
+    np.testing.assert_allclose(fused.clip_by_norm(big, 1.0).numpy(), [[0.6, 0.8]], rtol=1e-6)
+    np.testing.assert_allclose(fused.clip_by_norm(small, 1.0).numpy(), [0.3, 0.4], rtol=1e-6)
+    np.testing.assert_array_equal(fused.clip_by_norm(tf.zeros([3]), 1.0).numpy(), [0, 0, 0])
 
 
 def test_float16_wraps_the_optimizer_in_loss_scaling_and_accumulation_is_keras():
@@ -62,7 +140,7 @@ def test_float16_wraps_the_optimizer_in_loss_scaling_and_accumulation_is_keras()
     optimizer = make_optimizer(config, 0.01, clipnorm=5.0)
     assert type(optimizer) is keras.optimizers.LossScaleOptimizer
     inner = optimizer.inner_optimizer
-    assert type(inner) is keras.optimizers.SGD and inner.clipnorm == 5.0
+    assert type(inner) is fused.SGD and inner.clipnorm == 5.0
     assert inner.gradient_accumulation_steps == 4
     # No accumulation is Keras's None (it refuses 1).
     assert make_optimizer(Config(), 0.01, clipnorm=None).gradient_accumulation_steps is None
@@ -169,7 +247,7 @@ def test_adam_with_warmup_trains_and_resumes_where_it_stopped(tmp_path):
     images = datasets()[0]
     history = model.train(images, None, learning_rate=0.002, epochs=1, layers="heads")
     optimizer = model.keras_model.optimizer
-    assert type(optimizer) is keras.optimizers.Adam
+    assert type(optimizer) is fused.Adam
     # After `steps` iterations the warm-up is at (steps + 1) / 10 of the rate.
     assert history.history["learning_rate"] == pytest.approx([0.002 * (steps + 1) / 10])
     state = read_optimizer_state(os.path.join(model.log_dir, "mask_rcnn_tiny_0001.h5"))
