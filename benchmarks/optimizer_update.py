@@ -130,7 +130,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import keras
-
     import shapes
     from step_times import benchmark_config, synthetic_dataset
 

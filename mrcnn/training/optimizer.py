@@ -19,15 +19,14 @@ skips a batch whose gradients are not finite (halving the scale; the
 accumulation then waits for the next batch) and doubles the scale after
 `dynamic_growth_steps` (2000) finite batches in a row.
 
-The optimizers are subclasses of Keras's SGD and Adam with their names,
-formulas and state: checkpoints record the class name and resume compares
-it, in both directions between versions. Each variable's
-update is one fused TensorFlow kernel (ResourceApplyKerasMomentum,
-ResourceApplyAdam) instead of Keras's chain of element-wise ops, and
-`clipnorm` takes each gradient's norm in one reduction: on ResNet-50's 27M
-parameters the update and the clipping read and write memory several times
-a step, a third of a step on the shapes sample (docs/performance.md,
-"The optimizer update").
+The optimizers are this module's SGD and Adam: subclasses of Keras's with
+the same names, formulas and state, since checkpoints record the class name
+and resume compares it. Each variable's update is one fused TensorFlow
+kernel (ResourceApplyKerasMomentum, ResourceApplyAdam) instead of Keras's
+chain of element-wise ops, and `clipnorm` takes each gradient's norm in one
+pass. On ResNet-50's 27M parameters those passes over memory were a third
+of the shapes sample's training step (docs/performance.md, "The optimizer
+update").
 """
 import keras
 import tensorflow as tf
@@ -148,9 +147,10 @@ def make_optimizer(config, learning_rate, clipnorm, momentum=None):
         not wrapped twice).
     clipnorm: the gradient norm limit, or None.
     momentum: SGD's momentum (default LEARNING_MOMENTUM).
-    Returns SGD or Adam (this module's: Keras's, with fused updates), inside a keras.optimizers.LossScaleOptimizer under
-    "mixed_float16". Raises ConfigError for accumulation under a strategy of
-    several replicas (call it in the training strategy's scope).
+    Returns this module's SGD or Adam, inside a
+    keras.optimizers.LossScaleOptimizer under "mixed_float16". Raises
+    ConfigError for accumulation under a strategy of several replicas (call
+    it in the training strategy's scope).
     """
     name = optimizer_class_name(config.OPTIMIZER)
     warmup = int(config.LEARNING_RATE_WARMUP_STEPS or 0)

@@ -120,6 +120,7 @@ def test_each_variable_is_updated_by_one_fused_kernel(optimizer, kernel):
         .get_concrete_function().graph
     ops = [op.type for op in graph.get_operations()]
     assert ops.count(kernel) == 2
+    assert ops.count("L2Loss") == 2  # clipnorm's norms, one pass each
     # No element-wise variable updates besides the iteration count.
     assert ops.count("AssignAddVariableOp") <= 1 and "AssignSubVariableOp" not in ops
 
