@@ -105,8 +105,8 @@ class ShapesConfig(Config):
     # From scratch, all layers, then two epochs at a tenth of the learning
     # rate, which settle the classifier (measured mAP@0.5 on the held-out
     # images: 0.932 after 10 epochs, 0.948 after 12); on a 2-core CPU
-    # 12.5-14.7 minutes in float32, 8.8 under DTYPE_POLICY "auto" where it
-    # computes in bfloat16 (samples/shapes/README.md).
+    # 12.5-14.7 minutes in float32, 7.7-7.9 under DTYPE_POLICY "auto" where
+    # it computes in bfloat16 (samples/shapes/README.md).
     TRAINING_SCHEDULE = [{"layers": "all", "epochs": 10},
                          {"layers": "all", "epochs": 2, "learning_rate_factor": 0.1}]
 
