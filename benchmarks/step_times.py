@@ -21,7 +21,10 @@ time is that of one update: k steps of one image.
 
 Prints a table of medians. The first call of each traced function (graph
 tracing and optimisation, 15-20 s) is excluded. Absolute seconds on a shared
-machine are noise; compare the columns of one run.
+machine are noise; compare the columns of one run. Each mrcnn variant and
+each torchvision size runs in a fresh child process, so that every row's
+peak memory is its own (a process keeps memory that earlier models freed);
+`--same-process` times the mrcnn variants one after the other in this one.
 """
 import argparse
 import itertools
@@ -276,6 +279,27 @@ def torchvision_in_subprocess(sizes, repeats, python=None):
                            ["--repeats", str(repeats), "--sizes"] + [str(s) for s in sizes])
 
 
+def mrcnn_in_subprocess(size, repeats, variant, accumulations):
+    """time_mrcnn in a fresh child process of this Python: (train times {k:
+    s}, inference s, detections, peak bytes), or None when the child fails
+    (said on stderr)."""
+    import json
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--mrcnn-only", json.dumps(variant),
+         "--sizes", str(size), "--repeats", str(repeats),
+         "--accumulation", *[str(k) for k in accumulations]],
+        capture_output=True, text=True)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        print(f"mrcnn {size} {variant} not timed: {result.stderr.strip().splitlines()[-3:]}",
+              file=sys.stderr)
+        return None
+    trains, infer, detections, memory = json.loads(lines[-1])
+    return {int(k): v for k, v in trains.items()}, infer, detections, memory
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 512, 1024])
@@ -297,27 +321,41 @@ def main(argv=None):
     parser.add_argument("--torch-python", default=None,
                         help="a Python with torch and torchvision, e.g. a venv's "
                         "(default: this one)")
+    parser.add_argument("--same-process", action="store_true",
+                        help="time mrcnn's variants in this process, one after the other "
+                        "(the peak memory of later rows then includes what earlier ones freed)")
     parser.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--mrcnn-only", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    if args.torch_only:
+    if args.torch_only or args.mrcnn_only:
         import json
 
-        print(json.dumps({size: time_torchvision(size, args.repeats, rng) for size in args.sizes}))
+        if args.torch_only:
+            print(json.dumps({size: time_torchvision(size, args.repeats, rng)
+                              for size in args.sizes}))
+        else:
+            print(json.dumps(time_mrcnn(args.sizes[0], args.repeats, rng,
+                                        json.loads(args.mrcnn_only), args.accumulation)))
         return None
-    # torch and TensorFlow in one process crash here (both bring their own
-    # oneDNN): torchvision is timed in a child process of the same run.
-    torch_times = ({} if args.no_torch
-                   else torchvision_in_subprocess(args.sizes, args.repeats, args.torch_python))
     rows = []
     for size in args.sizes:
+        # torch and TensorFlow in one process crash here (both bring their
+        # own oneDNN): torchvision is timed in a child process of the run.
+        torch_times = ({} if args.no_torch
+                       else torchvision_in_subprocess([size], args.repeats, args.torch_python))
         tv_train, tv_infer, tv_detections, tv_memory = torch_times.get(str(size), (None,) * 4)
         for normalization, policy, rpn_channels in itertools.product(
                 args.normalization, args.dtype_policy, args.rpn_channels):
             variant = dict(normalization=normalization, dtype_policy=policy,
                            rpn_channels=rpn_channels)
-            trains, infer, detections, memory = time_mrcnn(size, args.repeats, rng, variant,
-                                                           args.accumulation)
+            if args.same_process:
+                measured = time_mrcnn(size, args.repeats, rng, variant, args.accumulation)
+            else:
+                measured = mrcnn_in_subprocess(size, args.repeats, variant, args.accumulation)
+            if measured is None:
+                continue
+            trains, infer, detections, memory = measured
             for k, train in trains.items():
                 rows.append((size, normalization, policy, rpn_channels, k, train, infer,
                              tv_train, tv_infer, detections, tv_detections, memory, tv_memory))
