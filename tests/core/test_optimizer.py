@@ -1,7 +1,7 @@
 """Config.OPTIMIZER, LEARNING_RATE_WARMUP_STEPS, GRADIENT_ACCUMULATION_STEPS
 and DTYPE_POLICY mixed_float16: the optimizer train() builds, the warm-up's
-values, optimizer states that continue across policies, and an Adam run
-with warm-up that resumes."""
+values, optimizer states that continue across policies, an Adam run with
+warm-up that resumes, and mrcnn's fused SGD and Adam against Keras's."""
 import os
 import sys
 
@@ -59,7 +59,7 @@ def test_make_optimizer_follows_the_config():
     assert float(resumed.learning_rate) == pytest.approx(0.002)
 
 
-def _updated(optimizer, steps=3, accumulate=False):
+def _updated(optimizer, steps):
     """Variables and slots after `steps` apply_gradients calls of `optimizer`
     on fixed variables and gradients (some above clipnorm 1, some below);
     the last call inside a tf.function, as fit() runs it."""
