@@ -78,8 +78,8 @@ def network_rows(label, config, dataset, repeats):
     batch = {k: tf.constant(v) for k, v in
              DataGenerator(dataset, config, workers=1, shuffle=False)[0].items()}
     variables = keras_model.trainable_variables
-    name = type(make_optimizer(config, 0.001, None)).__name__
     ours = make_optimizer(config, config.LEARNING_RATE, config.GRADIENT_CLIP_NORM)
+    name = type(ours).__name__
     theirs = keras_optimizer(name, config.LEARNING_RATE, config.LEARNING_MOMENTUM,
                              config.GRADIENT_CLIP_NORM)
     rng = np.random.default_rng(0)

@@ -223,20 +223,26 @@ def torchvision_sample(size, rng):
     return image, target
 
 
+def run_json_child(python, script, args, what):
+    """`python script *args`: the JSON of its last output line, or None when
+    the child fails (said on stderr, naming `what`)."""
+    import json
+    import subprocess
+
+    result = subprocess.run([python or sys.executable, script, *args],
+                            capture_output=True, text=True)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        print(f"{what} not timed: {result.stderr.strip().splitlines()[-3:]}", file=sys.stderr)
+        return None
+    return json.loads(lines[-1])
+
+
 def run_torch_child(script, python, args):
     """`python script --torch-only *args` (torch and TensorFlow in one
     process crash here): the JSON of its last output line; {} when torch
     is not installed for `python` or the child fails (said on stderr)."""
-    import json
-    import subprocess
-
-    result = subprocess.run([python or sys.executable, script, "--torch-only", *args],
-                            capture_output=True, text=True)
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        print(f"torchvision not timed: {result.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-        return {}
-    return json.loads(lines[-1])
+    return run_json_child(python, script, ["--torch-only", *args], "torchvision") or {}
 
 
 def time_torchvision(size, repeats, rng):
@@ -284,19 +290,14 @@ def mrcnn_in_subprocess(size, repeats, variant, accumulations):
     s}, inference s, detections, peak bytes), or None when the child fails
     (said on stderr)."""
     import json
-    import subprocess
 
-    result = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--mrcnn-only", json.dumps(variant),
-         "--sizes", str(size), "--repeats", str(repeats),
-         "--accumulation", *[str(k) for k in accumulations]],
-        capture_output=True, text=True)
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        print(f"mrcnn {size} {variant} not timed: {result.stderr.strip().splitlines()[-3:]}",
-              file=sys.stderr)
+    measured = run_json_child(
+        sys.executable, os.path.abspath(__file__),
+        ["--mrcnn-only", json.dumps(variant), "--sizes", str(size), "--repeats", str(repeats),
+         "--accumulation", *[str(k) for k in accumulations]], f"mrcnn {size} {variant}")
+    if measured is None:
         return None
-    trains, infer, detections, memory = json.loads(lines[-1])
+    trains, infer, detections, memory = measured
     return {int(k): v for k, v in trains.items()}, infer, detections, memory
 
 
